@@ -1,0 +1,99 @@
+/**
+ * Runs notebooks through real Jupyter (Debian's nbconvert/nbclient) with the tslab kernel that
+ * scripts/ensure-system.sh registered under .jupyter-local. Used by the tests and `npm run notebooks`.
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const JUPYTER_PATH = path.join(ROOT, '.jupyter-local', 'share', 'jupyter');
+
+export interface NotebookOutput {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+export interface NotebookCell {
+  cell_type: 'code' | 'markdown' | 'raw';
+  source: string | string[];
+  outputs?: NotebookOutput[];
+  metadata?: Record<string, unknown>;
+  execution_count?: number | null;
+}
+export interface Notebook {
+  cells: NotebookCell[];
+  metadata: Record<string, unknown>;
+  nbformat: number;
+  nbformat_minor: number;
+}
+
+/** The python that has Jupyter: Debian's system python, not a pyenv shim earlier on PATH. */
+export function jupyterPython(): string {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, ['-c', 'import nbclient, nbconvert'], { stdio: 'ignore' });
+    if (r.status === 0) return py;
+  }
+  throw new Error('No python with nbclient and nbconvert found: run `bash scripts/ensure-system.sh`.');
+}
+
+export function jupyterEnv(): NodeJS.ProcessEnv {
+  const prev = process.env.JUPYTER_PATH;
+  return { ...process.env, JUPYTER_PATH: prev ? `${JUPYTER_PATH}${path.delimiter}${prev}` : JUPYTER_PATH };
+}
+
+/** A new notebook for the tslab kernel from cell sources (strings starting with "%md\n" are markdown). */
+export function makeNotebook(sources: string[]): Notebook {
+  return {
+    cells: sources.map((s) => s.startsWith('%md\n')
+      ? { cell_type: 'markdown' as const, source: s.slice(4), metadata: {} }
+      : { cell_type: 'code' as const, source: s, outputs: [], metadata: {}, execution_count: null }),
+    metadata: {
+      kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
+      language_info: { name: 'typescript', file_extension: '.ts', mimetype: 'text/typescript' },
+    },
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+}
+
+/**
+ * Executes `input` (an .ipynb path) with nbconvert and returns the executed notebook, written to
+ * `output`. The kernel's working directory is the input notebook's folder, as in Jupyter.
+ */
+export function executeNotebook(input: string, output: string, timeoutSeconds = 600): Notebook {
+  fs.mkdirSync(path.dirname(output), { recursive: true });
+  const py = jupyterPython();
+  execFileSync(py, ['-m', 'nbconvert', '--to', 'notebook', '--execute',
+    `--ExecutePreprocessor.timeout=${timeoutSeconds}`, '--ExecutePreprocessor.kernel_name=tslab',
+    '--output', path.resolve(output), path.resolve(input)], { env: jupyterEnv(), stdio: ['ignore', 'pipe', 'pipe'], cwd: path.dirname(input) });
+  return JSON.parse(fs.readFileSync(output, 'utf8')) as Notebook;
+}
+
+/** Exports an executed notebook to HTML (scripts kept), as nbviewer would show it. */
+export function exportHtml(input: string, output: string): void {
+  fs.mkdirSync(path.dirname(output), { recursive: true });
+  const py = jupyterPython();
+  execFileSync(py, ['-m', 'nbconvert', '--to', 'html', '--output', path.resolve(output), path.resolve(input)],
+    { env: jupyterEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Every error output of an executed notebook, as "cell N: ename: evalue". */
+export function notebookErrors(nb: Notebook): string[] {
+  const errs: string[] = [];
+  nb.cells.forEach((c, i) => {
+    for (const o of c.outputs ?? []) {
+      if (o.output_type === 'error') errs.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
+      if (o.output_type === 'stream' && o.name === 'stderr') {
+        const t = Array.isArray(o.text) ? o.text.join('') : (o.text ?? '');
+        if (/error/i.test(t)) errs.push(`cell ${i}: stderr: ${t.slice(0, 500)}`);
+      }
+    }
+  });
+  return errs;
+}

@@ -1,0 +1,11 @@
+/**
+ * tslab-cam: GAP → CAM → Grad-CAM → Guided Backprop → Guided Grad-CAM for TensorFlow.js models,
+ * checked equation by equation and shown inline in tslab notebooks.
+ *
+ * Layers: model (load, inspect, scores, engine) → explain (math, plain data) → render (figures)
+ * → notebook (display bundles for tslab).
+ */
+export { TslabCamError, type ErrorCode } from './errors';
+export { initBackend, backendInfo, type BackendInfo, type BackendName, type BackendOptions } from './model/backend';
+export * from './explain/types';
+export { tf } from './model/backend';
