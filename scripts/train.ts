@@ -1,0 +1,146 @@
+/**
+ * Train the built-in models and write them, with their metadata, into models/NAME/; then write
+ * the committed sample scenes into samples/.
+ *
+ *   npm run train                                   # both models, default settings
+ *   npm run train -- --model digits-gap --steps 200 # one model, fewer steps
+ *   npm run train -- --samples-only                 # only regenerate samples/
+ *
+ * Options: --model digits-gap|digits-fc|all, --steps N, --batch N, --seed N, --lr X,
+ * --pool N (cycle over N scenes: smoke tests), --out DIR (default: the package's models/),
+ * --samples-only, --no-samples, --json (print one JSON summary line per model on stdout).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { BUILTIN_KINDS, BuiltinKind, SCORE_LAYER, TARGET_LAYER } from '../src/data/architectures';
+import { saveModelFiles } from '../src/data/modelFiles';
+import { DEFAULT_TRAIN, trainModel } from '../src/data/train';
+import { writeSamples } from '../src/data/samples';
+import { initBackend } from '../src/model/backend';
+import { META_FILE, ModelMeta, packageRoot } from '../src/model/builtin';
+import { createProgress } from '../src/notebook/progress';
+import { NUM_CLASSES } from '../src/data/mnist';
+import { DEFAULT_SCENE_SIZE } from '../src/data/scenes';
+
+interface Args {
+  models: BuiltinKind[];
+  steps: number;
+  batch: number;
+  seed: number;
+  lr: number;
+  pool?: number;
+  out: string;
+  samples: boolean;
+  train: boolean;
+  json: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const args: Args = {
+    models: [...BUILTIN_KINDS], steps: DEFAULT_TRAIN.steps, batch: DEFAULT_TRAIN.batchSize, seed: DEFAULT_TRAIN.seed,
+    lr: DEFAULT_TRAIN.learningRate, out: path.join(packageRoot(), 'models'), samples: true, train: true, json: false,
+  };
+  const num = (i: number): number => {
+    const v = Number(argv[i + 1]);
+    if (!Number.isFinite(v)) throw new Error(`${argv[i]} needs a number`);
+    return v;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--model') {
+      const m = argv[++i];
+      if (m === 'all') args.models = [...BUILTIN_KINDS];
+      else if ((BUILTIN_KINDS as readonly string[]).includes(m)) args.models = [m as BuiltinKind];
+      else throw new Error(`--model must be ${BUILTIN_KINDS.join(', ')} or all`);
+    } else if (a === '--steps') { args.steps = num(i); i++; }
+    else if (a === '--batch') { args.batch = num(i); i++; }
+    else if (a === '--seed') { args.seed = num(i); i++; }
+    else if (a === '--lr') { args.lr = num(i); i++; }
+    else if (a === '--pool') { args.pool = num(i); i++; }
+    else if (a === '--out') { args.out = path.resolve(argv[++i]); }
+    else if (a === '--samples-only') { args.train = false; }
+    else if (a === '--no-samples') { args.samples = false; }
+    else if (a === '--json') { args.json = true; }
+    else throw new Error(`unknown option ${a}`);
+  }
+  return args;
+}
+
+const DESCRIPTIONS: Record<BuiltinKind, string> = {
+  'digits-gap': 'conv1–conv4 → GlobalAveragePooling2D → Dense(10, sigmoid): CAM applies.',
+  'digits-fc': 'conv1–conv4 → MaxPool → Flatten → Dense(64) → Dense(10, sigmoid): no GAP, so CAM does not apply; Grad-CAM does.',
+};
+
+/** The metadata stored next to a trained model (evaluation is filled in by scripts/evaluate.ts). */
+function metaFor(kind: BuiltinKind, training: Record<string, unknown>, previous: ModelMeta | null): ModelMeta {
+  return {
+    name: kind,
+    description: DESCRIPTIONS[kind],
+    inputSize: [DEFAULT_SCENE_SIZE, DEFAULT_SCENE_SIZE],
+    channels: 3,
+    inputRange: [0, 1],
+    classNames: Array.from({ length: NUM_CLASSES }, (_, c) => String(c)),
+    head: 'sigmoid',
+    scoreLayer: SCORE_LAYER,
+    targetLayer: TARGET_LAYER,
+    hasGap: kind === 'digits-gap',
+    training,
+    // Keep earlier figures only if they were measured on these very weights (same training).
+    ...(previous?.evaluation && JSON.stringify(previous.training) === JSON.stringify(training) ? { evaluation: previous.evaluation } : {}),
+  };
+}
+
+function readPrevious(file: string): ModelMeta | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as ModelMeta;
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const backend = await initBackend();
+  process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
+  if (args.train) {
+    for (const kind of args.models) {
+      const bar = createProgress({ total: args.steps, label: `train ${kind}`, mode: 'terminal' });
+      const result = await trainModel({
+        kind, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool,
+        onProgress: (done, _total, info) => bar.update(done, info),
+      });
+      bar.done();
+      const dir = path.join(args.out, kind);
+      const saved = await saveModelFiles(result.model, dir);
+      const training = {
+        seed: result.seed, steps: result.steps, batchSize: result.batchSize, learningRate: result.learningRate,
+        scenes: result.steps * result.batchSize, ...(args.pool ? { poolSize: args.pool } : {}),
+        backend: result.backend, seconds: Math.round(result.seconds), tfjs: '4.22.0',
+        finalLoss: Number(average(result.losses.slice(-50)).toFixed(4)),
+      };
+      const metaFile = path.join(dir, META_FILE);
+      fs.writeFileSync(metaFile, JSON.stringify(metaFor(kind, training, readPrevious(metaFile)), null, 2) + '\n');
+      const firstLoss = average(result.losses.slice(0, Math.min(5, result.losses.length)));
+      const lastLoss = average(result.losses.slice(-Math.min(5, result.losses.length)));
+      process.stderr.write(`${kind}: ${result.steps} steps in ${result.seconds.toFixed(0)} s, loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)}, ` +
+        `${(saved.bytes / 1024).toFixed(0)} KiB → ${saved.modelJson}\n`);
+      if (args.json) {
+        process.stdout.write(JSON.stringify({ kind, modelJson: saved.modelJson, bytes: saved.bytes, losses: result.losses, seconds: result.seconds }) + '\n');
+      }
+      result.model.dispose();
+    }
+  }
+  if (args.samples) {
+    const written = writeSamples(path.join(packageRoot(), 'samples'));
+    process.stderr.write(`samples: ${written.join(', ')}\n`);
+  }
+}
+
+function average(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(1);
+});
