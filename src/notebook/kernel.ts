@@ -6,8 +6,7 @@
  * fall back to tslab's single-MIME `display.html` when the writer cannot be found.
  */
 
-/** A value that survives JSON.stringify unchanged. */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+import type { JsonValue } from '../render/figure';
 
 /** The `content` of a Jupyter display_data / update_display_data message. */
 export interface DisplayContent {

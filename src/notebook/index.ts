@@ -1,0 +1,18 @@
+/** Display in tslab notebooks: bundles, the renderer registry, show(), figures, progress bars. */
+export {
+  PLOTLY_MIME, figureBundle, figureHtml, htmlBundle, isDisplayBundle, type BundleOptions, type DisplayBundle,
+} from './bundle';
+export {
+  displayBundle, displayable, findRenderer, pageHtml, registerRenderer, rendererNames, saveHtml, savePng, setDisplayOptions, show, toBundle,
+  type Rendered, type RendererEntry, type SessionDisplayOptions, type ShowOptions, type SummaryFn,
+} from './display';
+export { inTslab, kernelWriter, sendDisplay, useDisplayWriter, type Delivery, type DisplayContent, type WriteDisplayData } from './kernel';
+export { PLOTLY_PACKAGE, PLOTLY_READY_EVENT, plotlyEmbedded, plotlySource, markPlotlyEmbedded } from './plotly-embed';
+export {
+  createProgress, progressHtml, progressText, type Progress, type ProgressOptions, type ProgressState, type TextSink,
+} from './progress';
+export {
+  arrayFigure, bars, classDropdown, comparison, displayableResult, featureMaps, guidedImage, heatmap, identityChecksBundle, image,
+  isExplainResult, isIdentityCheck, isNDArray, isTensorLike, layerSlider, overlay, registerDefaultRenderers, resultFigure,
+  resultSummary, tensorToNDArray,
+} from './renderers';

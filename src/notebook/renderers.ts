@@ -1,0 +1,212 @@
+/**
+ * The library's own renderers (registered when this module loads) and the notebook-facing figure
+ * functions, which are the pure figure functions of render/ wrapped with `displayable` so a figure
+ * as a cell's last expression draws itself.
+ */
+import type {
+  CamResult, ExplainResult, GapResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, IdentityCheck, NDArray,
+} from '../explain/types';
+import { escapeHtml } from '../render/escape';
+import type { Figure } from '../render/figure';
+import {
+  barsFigure, classDropdownFigure, classLabel, comparisonFigure, featureMapsFigure, guidedFigure, heatmapFigure, imageFigure,
+  layerSliderFigure, overlayFigure, resultFeatureMapsFigure, resultTitle,
+  type ComparisonParts, type FeatureMapOptions, type FigureOptions, type MapResult, type OverlayOptions,
+} from '../render/figures';
+import { htmlBundle, type DisplayBundle } from './bundle';
+import { displayable, registerRenderer } from './display';
+
+const METHODS = new Set(['gap', 'cam', 'gradCam', 'guidedBackprop', 'guidedGradCam']);
+
+/** True for the explain layer's per-image results (they carry a method tag and their input). */
+export function isExplainResult(x: unknown): x is ExplainResult {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as { method?: unknown; classIndex?: unknown; input?: unknown };
+  return typeof r.method === 'string' && METHODS.has(r.method) && typeof r.classIndex === 'number' && typeof r.input === 'object';
+}
+
+function isMapResult(x: unknown): x is MapResult {
+  return isExplainResult(x) && (x.method === 'cam' || x.method === 'gradCam');
+}
+
+/** True for identity checks (the verify layer's output). */
+export function isIdentityCheck(x: unknown): x is IdentityCheck {
+  if (typeof x !== 'object' || x === null) return false;
+  const c = x as Partial<IdentityCheck>;
+  return typeof c.id === 'number' && typeof c.name === 'string' && typeof c.latex === 'string' && typeof c.pass === 'boolean';
+}
+
+/** A tfjs tensor, recognised by shape without importing tfjs (render/notebook never hold tensors). */
+interface TensorLike {
+  readonly shape: number[];
+  readonly dtype: string;
+  dataSync(): ArrayLike<number>;
+  readonly isDisposed?: boolean;
+}
+
+/** True for tfjs tensors (duck-typed). */
+export function isTensorLike(x: unknown): x is TensorLike {
+  if (typeof x !== 'object' || x === null) return false;
+  const t = x as Partial<TensorLike>;
+  return Array.isArray(t.shape) && typeof t.dtype === 'string' && typeof t.dataSync === 'function';
+}
+
+/** True for plain {data, shape} arrays. */
+export function isNDArray(x: unknown): x is NDArray {
+  if (typeof x !== 'object' || x === null) return false;
+  const a = x as Partial<NDArray>;
+  return Array.isArray(a.shape) && (a.data instanceof Float32Array || Array.isArray(a.data)) && !('method' in (x as object));
+}
+
+/** A tensor's values as plain data (the only place the notebook layer reads a tensor). */
+export function tensorToNDArray(t: TensorLike): NDArray {
+  return { data: Float32Array.from(t.dataSync()), shape: [...t.shape] };
+}
+
+/** An image-like or map-like array as the fitting figure: (h,w) heatmap, (H,W,1|3|4) or (1,H,W,C) image. */
+export function arrayFigure(a: NDArray, options: FigureOptions = {}): Figure {
+  let shape = [...a.shape];
+  while (shape.length > 2 && shape[0] === 1) shape = shape.slice(1);
+  if (shape.length === 3 && shape[2] === 1) return heatmapFigure({ data: a.data, shape: [shape[0], shape[1]] }, options);
+  if (shape.length === 2) return heatmapFigure({ data: a.data, shape }, options);
+  if (shape.length === 3 && (shape[2] === 3 || shape[2] === 4)) return imageFigure({ data: a.data, shape }, options);
+  if (shape.length === 1) return barsFigure(a.data, options);
+  // (h, w, K) feature maps: small multiples in channel order (no weights to sort by).
+  if (shape.length === 3) {
+    const K = shape[2];
+    const order = Float32Array.from({ length: K }, (_, k) => K - k);
+    return featureMapsFigure({ data: a.data, shape }, order, 'F', { title: `feature maps ${shape.join('×')} (channel order)`, ...options });
+  }
+  return barsFigure(a.data, { title: `values, shape [${a.shape.join(', ')}]`, ...options });
+}
+
+/** The default figure of a per-image result. */
+export function resultFigure(r: ExplainResult, options: OverlayOptions & FeatureMapOptions = {}): Figure {
+  switch (r.method) {
+    case 'gap':
+      return resultFeatureMapsFigure(r, options);
+    case 'cam':
+    case 'gradCam':
+      return overlayFigure(r, options);
+    case 'guidedBackprop':
+    case 'guidedGradCam':
+      return guidedFigure(r, options);
+  }
+}
+
+/** An HTML table of identity checks; every string (names, LaTeX) escaped. */
+export function identityChecksBundle(checks: readonly IdentityCheck[]): DisplayBundle {
+  const num = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(6)).toString() : String(v));
+  const rows = checks.map((c) => {
+    const status = c.skipped ? `skipped: ${c.skipped}` : c.pass ? 'pass' : 'FAIL';
+    const colour = c.skipped ? '#777' : c.pass ? '#2e7d32' : '#c62828';
+    return `<tr><td>${c.id}</td><td>${escapeHtml(c.name)}</td><td><code>${escapeHtml(c.latex)}</code></td>` +
+      `<td>${num(c.lhs)}</td><td>${num(c.rhs)}</td><td>${num(c.diff)}</td><td>${num(c.relDiff)}</td><td>${num(c.tolerance)}</td>` +
+      `<td style="color:${colour};font-weight:bold">${escapeHtml(status)}</td></tr>`;
+  });
+  const html = '<table class="tslab-cam-checks"><thead><tr><th>#</th><th>identity</th><th>equation</th><th>lhs</th><th>rhs</th>' +
+    `<th>|diff|</th><th>rel</th><th>tol</th><th>result</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const passed = checks.filter((c) => c.pass && !c.skipped).length;
+  const skipped = checks.filter((c) => c.skipped).length;
+  const failed = checks.length - passed - skipped;
+  return htmlBundle(html, `identity checks: ${passed} pass, ${failed} fail, ${skipped} skipped`);
+}
+
+/** Several map results of one image: a class dropdown when classes differ, else a layer slider. */
+function mapListFigure(list: readonly MapResult[], options: OverlayOptions): Figure {
+  const layers = new Set(list.map((r) => r.layer));
+  return layers.size > 1 && new Set(list.map((r) => r.classIndex)).size === 1
+    ? layerSliderFigure(list, options) : classDropdownFigure(list, options);
+}
+
+/** An object that bundles the methods' results for one image (the comparison row shows it). */
+function isComparisonParts(x: unknown): x is ComparisonParts {
+  if (typeof x !== 'object' || x === null || isExplainResult(x)) return false;
+  const p = x as Record<string, unknown>;
+  const parts = ['cam', 'gradCam', 'guided', 'guidedGradCam', 'guidedBackprop'].filter((k) => p[k] !== undefined);
+  return parts.length > 0 && parts.every((k) => isExplainResult(p[k]));
+}
+
+function comparisonPartsOf(x: ComparisonParts & { guidedBackprop?: GuidedBackpropResult }): ComparisonParts {
+  return { input: x.input, cam: x.cam, gradCam: x.gradCam, guided: x.guided ?? x.guidedBackprop, guidedGradCam: x.guidedGradCam };
+}
+
+let registered = false;
+
+/** Registers the library's renderers (idempotent; runs when this module loads). */
+export function registerDefaultRenderers(): void {
+  if (registered) return;
+  registered = true;
+  registerRenderer(isTensorLike, (t) => arrayFigure(tensorToNDArray(t)), 'tensor');
+  registerRenderer(isNDArray, (a) => arrayFigure(a), 'NDArray');
+  registerRenderer((x): x is IdentityCheck => isIdentityCheck(x), (c) => identityChecksBundle([c]), 'identity check');
+  registerRenderer((x): x is IdentityCheck[] => Array.isArray(x) && x.length > 0 && x.every(isIdentityCheck),
+    (c) => identityChecksBundle(c), 'identity checks');
+  registerRenderer(isExplainResult, (r, o) => resultFigure(r, o), 'explain result');
+  registerRenderer((x): x is MapResult[] => Array.isArray(x) && x.length > 0 && x.every(isMapResult),
+    (list, o) => mapListFigure(list, o), 'map results');
+  registerRenderer(isComparisonParts, (p, o) => comparisonFigure(comparisonPartsOf(p), o), 'comparison');
+}
+
+registerDefaultRenderers();
+
+/** The one line a result prints: method, class, layer and shapes. */
+export function resultSummary(r: object): string {
+  if (!isExplainResult(r)) return String(r);
+  const title = resultTitle(r);
+  switch (r.method) {
+    case 'gap':
+      return `${title}: f ${r.f.shape.join('×')}, F (${r.F.length}), Z=${r.Z}`;
+    case 'cam':
+    case 'gradCam':
+      return `${title}: map ${r.raw.shape.join('×')} → ${r.upsampled.shape.join('×')}, S_c=${Number(r.S.toPrecision(4))}`;
+    default:
+      return `${title}: image ${r.image.shape.join('×')}, S_c=${Number(r.S.toPrecision(4))}`;
+  }
+}
+
+/** Makes a result display itself as a cell's last expression (and print one line elsewhere). */
+export function displayableResult<T extends ExplainResult>(result: T): T {
+  return displayable(result, resultSummary);
+}
+
+// Notebook-facing figures: the render/ figures made displayable.
+
+/** Heatmap of an (h, w) map with hover and colour bar. */
+export function heatmap(map: NDArray, options?: FigureOptions & { zmin?: number; zmax?: number }): Figure {
+  return displayable(heatmapFigure(map, options));
+}
+/** The upsampled map over the input image, with an opacity slider. */
+export function overlay(result: CamResult | GradCamResult, options?: OverlayOptions): Figure {
+  return displayable(overlayFigure(result, options));
+}
+/** A class dropdown over the maps of the top-k classes. */
+export function classDropdown(results: readonly MapResult[], options?: OverlayOptions): Figure {
+  return displayable(classDropdownFigure(results, options));
+}
+/** A slider over target layers. */
+export function layerSlider(results: readonly MapResult[], options?: OverlayOptions): Figure {
+  return displayable(layerSliderFigure(results, options));
+}
+/** f_k as small multiples ordered by w_k^c / α_k^c / F_k, with a bar chart of the weights. */
+export function featureMaps(result: CamResult | GradCamResult | GapResult, options?: FeatureMapOptions): Figure {
+  return displayable(resultFeatureMapsFigure(result, options));
+}
+/** Input, CAM, Grad-CAM, guided backprop and guided Grad-CAM side by side. */
+export function comparison(parts: ComparisonParts, options?: OverlayOptions): Figure {
+  return displayable(comparisonFigure(parts, options));
+}
+/** Guided backprop or guided Grad-CAM as the paper shows it. */
+export function guidedImage(result: GuidedBackpropResult | GuidedGradCamResult, options?: FigureOptions): Figure {
+  return displayable(guidedFigure(result, options));
+}
+/** An image of any range. */
+export function image(img: NDArray, options?: FigureOptions): Figure {
+  return displayable(imageFigure(img, options));
+}
+/** A bar chart (class scores, F_k). */
+export function bars(values: ArrayLike<number>, options?: FigureOptions & { labels?: readonly string[]; valueName?: string }): Figure {
+  return displayable(barsFigure(values, options));
+}
+
+export { classLabel };

@@ -1,0 +1,521 @@
+/**
+ * The figures of tslab-cam as pure functions of plain results: each returns a Figure holding a
+ * plotly spec (interactive view) and a static scene (PNG fallback) drawn from the same numbers.
+ * Every user-controlled string (class names, layer names, titles) is HTML-escaped before it goes
+ * into plotly text, because plotly interprets a subset of HTML in titles, labels and menus.
+ */
+import type {
+  CamResult, GapResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, MethodName, NDArray, ResultMeta,
+} from '../explain/types';
+import { TslabCamError } from '../errors';
+import { DEFAULT_COLORMAP, plotlyColorscale, type ColormapName } from './colormap';
+import { escapeHtml } from './escape';
+import {
+  channel, displayImage, expectRank, guidedDisplay, mapRows, range, roundValue,
+  type Figure, type JsonObject, type JsonValue, type StaticPanel,
+} from './figure';
+import { imageDataUri } from './png';
+
+/** A result with a spatial map: CAM or Grad-CAM. */
+export type MapResult = CamResult | GradCamResult;
+
+/** Options every figure accepts. */
+export interface FigureOptions {
+  /** Replaces the generated title. */
+  title?: string;
+  /** Colour scale of maps: 'viridis' (default, perceptual) or 'jet' (as in the Grad-CAM paper). */
+  colormap?: ColormapName;
+  /** Plotly figure width/height in CSS pixels (the height adapts when omitted). */
+  width?: number;
+  height?: number;
+  /**
+   * How input images are embedded in the plotly spec: 'png' (lossless), 'jpeg' (photographs,
+   * several times smaller), or 'auto' (JPEG above 64×64 pixels, PNG below). Default 'auto'.
+   */
+  imageFormat?: 'png' | 'jpeg' | 'auto';
+}
+
+export interface OverlayOptions extends FigureOptions {
+  /** Initial opacity of the map over the image (0–1, default 0.5); the slider changes it. */
+  opacity?: number;
+  /**
+   * 'layer' (default): the map at the layer's resolution, smoothed bilinearly by plotly over the
+   * image — small. 'input': the result's upsampled map value by value — exact but large.
+   */
+  resolution?: 'layer' | 'input';
+}
+
+export interface FeatureMapOptions extends FigureOptions {
+  /** How many maps to show as small multiples (default 12), the largest weights first. */
+  count?: number;
+  /** Columns of the small multiples (default 4). */
+  columns?: number;
+}
+
+const METHOD_LABEL: Record<MethodName, string> = {
+  gap: 'GAP',
+  cam: 'CAM',
+  gradCam: 'Grad-CAM',
+  guidedBackprop: 'Guided Backprop',
+  guidedGradCam: 'Guided Grad-CAM',
+};
+
+/** Text for plotly (which reads HTML entities and a few tags): user strings are escaped. */
+function t(s: string): string {
+  return escapeHtml(s);
+}
+
+/** "class 3 (cat)" or "class 3". */
+export function classLabel(r: Pick<ResultMeta, 'classIndex' | 'className'>): string {
+  return r.className !== undefined && r.className !== '' ? `class ${r.classIndex} (${r.className})` : `class ${r.classIndex}`;
+}
+
+/** "Grad-CAM · class 3 (cat) · layer conv2" */
+export function resultTitle(r: ResultMeta): string {
+  return `${METHOD_LABEL[r.method]} · ${classLabel(r)} · layer ${r.layer}`;
+}
+
+function chooseFormat(image: NDArray, format: FigureOptions['imageFormat']): 'png' | 'jpeg' {
+  if (format === 'png' || format === 'jpeg') return format;
+  const [H, W] = displayImage(image).shape;
+  return H * W > 64 * 64 ? 'jpeg' : 'png';
+}
+
+function baseLayout(title: string, width: number, height: number): JsonObject {
+  return {
+    title: { text: t(title), font: { size: 14 }, x: 0.02, xanchor: 'left' },
+    width,
+    height,
+    margin: { l: 40, r: 20, t: 50, b: 30 },
+    paper_bgcolor: '#ffffff',
+    plot_bgcolor: '#ffffff',
+  };
+}
+
+const CONFIG: JsonObject = { displaylogo: false, responsive: false };
+
+function imageAxes(suffix: string, domainX: [number, number], domainY: [number, number], anchorX: string): JsonObject {
+  return {
+    [`xaxis${suffix}`]: { domain: domainX, showticklabels: false, showgrid: false, zeroline: false, anchor: `y${suffix}`, constrain: 'domain' },
+    [`yaxis${suffix}`]: {
+      domain: domainY, showticklabels: false, showgrid: false, zeroline: false, anchor: `x${suffix}`,
+      autorange: 'reversed', scaleanchor: anchorX, constrain: 'domain',
+    },
+  };
+}
+
+/** A plotly image trace showing `image` (any range) from a data: URI. */
+function imageTrace(image: NDArray, format: 'png' | 'jpeg', axis: string, name: string): JsonObject {
+  return {
+    type: 'image', source: imageDataUri(image, format), x0: 0, y0: 0, dx: 1, dy: 1,
+    xaxis: `x${axis}`, yaxis: `y${axis}`, name: t(name), hoverinfo: 'skip',
+  };
+}
+
+/**
+ * A heatmap of an (h, w) map laid over an (H, W) image's pixel grid: each cell spans H/h × W/w
+ * pixels, and zsmooth 'best' interpolates bilinearly between cell centres like the upsampling.
+ */
+function mapOverImageTrace(map: NDArray, H: number, W: number, axis: string, o: {
+  colormap: ColormapName; zmin: number; zmax: number; opacity: number; name: string; colorbar: boolean; visible?: boolean;
+}): JsonObject {
+  const [h, w] = expectRank(map, [2], 'map');
+  const dy = H / h;
+  const dx = W / w;
+  const trace: JsonObject = {
+    type: 'heatmap', z: mapRows(map), x0: dx / 2 - 0.5, dx, y0: dy / 2 - 0.5, dy,
+    zsmooth: 'best', colorscale: plotlyColorscale(o.colormap), zmin: o.zmin, zmax: o.zmax, opacity: o.opacity,
+    xaxis: `x${axis}`, yaxis: `y${axis}`, name: t(o.name), showscale: o.colorbar,
+    hovertemplate: `${t(o.name)}<br>x=%{x:.0f} y=%{y:.0f}<br>value=%{z:.4g}<extra></extra>`,
+  };
+  if (o.colorbar) trace.colorbar = { thickness: 12, len: 0.8 };
+  if (o.visible === false) trace.visible = false;
+  return trace;
+}
+
+function checkMapResult(r: MapResult, where: string): void {
+  if (!r || (r.method !== 'cam' && r.method !== 'gradCam')) {
+    throw new TslabCamError('BAD_OPTION', `${where} needs CAM or Grad-CAM results.`, 'Pass results of cam(...) or gradCam(...).');
+  }
+}
+
+/** The map a figure shows: the [0,1]-normalised map at layer or input resolution. */
+function shownMap(r: MapResult, resolution: 'layer' | 'input'): NDArray {
+  return resolution === 'input' ? r.upsampled : r.normalized;
+}
+
+function peak(map: NDArray): { x: number; y: number; v: number } {
+  const [, w] = map.shape;
+  let best = 0;
+  for (let i = 1; i < map.data.length; i++) if (map.data[i] > map.data[best]) best = i;
+  return { x: best % w, y: Math.floor(best / w), v: map.data[best] };
+}
+
+/**
+ * A map at layer resolution (h, w) as a heatmap: hover shows (x, y, value), colour bar on the
+ * right, row 0 at the top as in images.
+ */
+export function heatmapFigure(map: NDArray, options: FigureOptions & { zmin?: number; zmax?: number } = {}): Figure {
+  const [h, w] = expectRank(map, [2], 'map');
+  const cmap = options.colormap ?? DEFAULT_COLORMAP;
+  const { min, max } = range(map.data);
+  const zmin = options.zmin ?? min;
+  const zmax = options.zmax ?? max;
+  const title = options.title ?? `map ${h}×${w}`;
+  const side = Math.max(200, Math.min(420, 30 * Math.max(h, w)));
+  const layout = baseLayout(title, options.width ?? side + 120, options.height ?? side + 80);
+  layout.xaxis = { showgrid: false, zeroline: false, constrain: 'domain', title: { text: 'x' } };
+  layout.yaxis = { showgrid: false, zeroline: false, autorange: 'reversed', scaleanchor: 'x', constrain: 'domain', title: { text: 'y' } };
+  const p = peak(map);
+  return {
+    kind: 'heatmap',
+    title,
+    summary: `${title}: ${h}×${w}, min ${roundValue(min)} max ${roundValue(max)} at (x=${p.x}, y=${p.y})`,
+    plotly: {
+      data: [{
+        type: 'heatmap', z: mapRows(map), colorscale: plotlyColorscale(cmap), zmin, zmax,
+        colorbar: { thickness: 12 }, hovertemplate: 'x=%{x}<br>y=%{y}<br>value=%{z:.4g}<extra></extra>',
+      }],
+      layout,
+      config: CONFIG,
+    },
+    scene: {
+      title, columns: 1, panelSize: Math.max(160, Math.min(320, 24 * Math.max(h, w))),
+      panels: [{ kind: 'map', title: `${h}×${w}`, map, colormap: cmap, zmin, zmax }],
+      colorbar: { colormap: cmap, min: zmin, max: zmax },
+    },
+  };
+}
+
+function opacitySlider(traceIndices: number[], initial: number): JsonObject {
+  const steps: JsonValue[] = [];
+  for (let i = 0; i <= 10; i++) {
+    const v = i / 10;
+    steps.push({ label: v.toFixed(1), method: 'restyle', args: [{ opacity: v }, traceIndices] });
+  }
+  return {
+    active: Math.round(initial * 10), steps, currentvalue: { prefix: 'opacity ', font: { size: 12 } },
+    pad: { t: 30 }, len: 0.9, x: 0.05,
+  };
+}
+
+/** Panel size of static images: small inputs are enlarged so digits stay visible. */
+function staticPanelSize(H: number, W: number): number {
+  return Math.max(160, Math.min(256, Math.max(H, W)));
+}
+
+/**
+ * The upsampled map over the input image, with a slider for the map's opacity and a colour bar.
+ */
+export function overlayFigure(result: MapResult, options: OverlayOptions = {}): Figure {
+  checkMapResult(result, 'overlayFigure');
+  const image = displayImage(result.input);
+  const [H, W] = image.shape;
+  const cmap = options.colormap ?? DEFAULT_COLORMAP;
+  const opacity = options.opacity ?? 0.5;
+  const map = shownMap(result, options.resolution ?? 'layer');
+  const title = options.title ?? `${resultTitle(result)} · overlay`;
+  const side = 380;
+  const layout = baseLayout(title, options.width ?? side + 110, options.height ?? side + 150);
+  Object.assign(layout, imageAxes('', [0, 1], [0, 1], 'x'));
+  layout.sliders = [opacitySlider([1], opacity)];
+  const [h, w] = result.normalized.shape;
+  return {
+    kind: 'overlay',
+    title,
+    summary: `${title}: ${h}×${w} map over ${H}×${W} input (opacity ${opacity})`,
+    plotly: {
+      data: [
+        imageTrace(image, chooseFormat(image, options.imageFormat), '', 'input'),
+        mapOverImageTrace(map, H, W, '', { colormap: cmap, zmin: 0, zmax: 1, opacity, name: METHOD_LABEL[result.method], colorbar: true }),
+      ],
+      layout,
+      config: CONFIG,
+    },
+    scene: {
+      title, columns: 1, panelSize: staticPanelSize(H, W),
+      panels: [{ kind: 'overlay', title: `${h}×${w} → ${H}×${W}`, image, map: result.upsampled, colormap: cmap, zmin: 0, zmax: 1, opacity }],
+      colorbar: { colormap: cmap, min: 0, max: 1 },
+    },
+  };
+}
+
+/** Shared by the class dropdown and the layer slider: one image, one map per result, one shown. */
+function switcherFigure(results: readonly MapResult[], kind: 'classes' | 'layers', label: (r: MapResult) => string,
+  options: OverlayOptions): Figure {
+  if (!results.length) throw new TslabCamError('BAD_OPTION', `${kind} figure got no results.`, 'Pass at least one result.');
+  results.forEach((r) => checkMapResult(r, kind === 'classes' ? 'classDropdownFigure' : 'layerSliderFigure'));
+  const first = results[0];
+  const image = displayImage(first.input);
+  const [H, W] = image.shape;
+  const cmap = options.colormap ?? DEFAULT_COLORMAP;
+  const opacity = options.opacity ?? 0.5;
+  const resolution = options.resolution ?? 'layer';
+  const base = options.title ?? (kind === 'classes'
+    ? `${METHOD_LABEL[first.method]} · top-${results.length} classes · layer ${first.layer}`
+    : `${METHOD_LABEL[first.method]} · ${classLabel(first)} · ${results.length} layers`);
+  const data: JsonObject[] = [imageTrace(image, chooseFormat(image, options.imageFormat), '', 'input')];
+  results.forEach((r, i) => data.push(mapOverImageTrace(shownMap(r, resolution), H, W, '', {
+    colormap: cmap, zmin: 0, zmax: 1, opacity, name: label(r), colorbar: i === 0, visible: i === 0,
+  })));
+  const visibility = (i: number): JsonValue => [true, ...results.map((_, j) => j === i)];
+  const layout = baseLayout(base, options.width ?? 490, options.height ?? 560);
+  Object.assign(layout, imageAxes('', [0, 1], [0, 1], 'x'));
+  const choices: JsonValue[] = results.map((r, i) => ({
+    label: t(label(r)), method: 'restyle', args: [{ visible: visibility(i), showscale: [false, ...results.map((_, j) => j === i)] }],
+  }));
+  if (kind === 'classes') {
+    layout.updatemenus = [{ type: 'dropdown', buttons: choices, active: 0, x: 1, xanchor: 'right', y: 1.12, yanchor: 'top', showactive: true }];
+    layout.sliders = [opacitySlider(results.map((_, i) => i + 1), opacity)];
+  } else {
+    layout.sliders = [{ active: 0, steps: choices, currentvalue: { prefix: 'layer ', font: { size: 12 } }, pad: { t: 30 }, len: 0.9, x: 0.05 }];
+  }
+  const panels: StaticPanel[] = results.map((r) => ({
+    kind: 'overlay', title: label(r), image, map: r.upsampled, colormap: cmap, zmin: 0, zmax: 1, opacity,
+  }));
+  return {
+    kind,
+    title: base,
+    summary: `${base}: ${results.map(label).join(' | ')}`,
+    plotly: { data, layout, config: CONFIG },
+    scene: {
+      title: base, columns: Math.min(results.length, 4), panelSize: Math.min(staticPanelSize(H, W), 200), panels,
+      colorbar: { colormap: cmap, min: 0, max: 1 },
+    },
+  };
+}
+
+/**
+ * A class dropdown over the top-k classes of one image: `results` are the maps of those classes
+ * (computed in one batched pass elsewhere), the first shown initially; opacity slider included.
+ */
+export function classDropdownFigure(results: readonly MapResult[], options: OverlayOptions = {}): Figure {
+  return switcherFigure(results, 'classes', (r) => {
+    const score = r.scores && r.scores.length > r.classIndex ? ` S=${roundValue(r.scores[r.classIndex], 3)}` : '';
+    return `${classLabel(r)}${score}`;
+  }, options);
+}
+
+/** A slider switching the target layer: `results` are the same image and class at several layers. */
+export function layerSliderFigure(results: readonly MapResult[], options: OverlayOptions = {}): Figure {
+  return switcherFigure(results, 'layers', (r) => `${r.layer} (${r.normalized.shape[0]}×${r.normalized.shape[1]})`, options);
+}
+
+/** Indices 0..n-1 sorted by value, largest first (ties by index, so the order is stable). */
+export function orderByWeight(weights: ArrayLike<number>): number[] {
+  const idx = Array.from({ length: weights.length }, (_, i) => i);
+  return idx.sort((a, b) => (weights[b] - weights[a]) || (a - b));
+}
+
+/**
+ * Feature maps f_k as small multiples ordered by a weight per map (w_k^c for CAM, α_k^c for
+ * Grad-CAM, F_k for GAP), largest first, above a bar chart of all weights in that order.
+ */
+export function featureMapsFigure(f: NDArray, weights: ArrayLike<number>, weightName: 'w' | 'alpha' | 'F',
+  options: FeatureMapOptions = {}): Figure {
+  const [h, w, K] = expectRank(f, [3], 'feature maps f');
+  if (weights.length !== K) {
+    throw new TslabCamError('BAD_OPTION', `featureMapsFigure got ${weights.length} weights for ${K} feature maps.`,
+      'Pass one weight per channel of f.');
+  }
+  const cmap = options.colormap ?? DEFAULT_COLORMAP;
+  const order = orderByWeight(weights);
+  const count = Math.max(1, Math.min(K, options.count ?? 12));
+  const shown = order.slice(0, count);
+  const cols = Math.max(1, Math.min(count, options.columns ?? 4));
+  const rows = Math.ceil(count / cols);
+  const symbol = weightName === 'w' ? 'w<sub>k</sub><sup>c</sup>' : weightName === 'alpha' ? 'α<sub>k</sub><sup>c</sup>' : 'F<sub>k</sub>';
+  const plain = weightName === 'w' ? 'w_k^c' : weightName === 'alpha' ? 'α_k^c' : 'F_k';
+  const title = options.title ?? `feature maps f_k (${h}×${w}×${K}), top ${count} by ${plain}`;
+  const maps = shown.map((k) => channel(f, k));
+  const { min, max } = range(maps.flatMap((m) => Array.from(m.data)));
+
+  const barsTop = 1;
+  const barsBottom = 0.78;
+  const gridTop = 0.7;
+  const gap = 0.02;
+  const cellW = (1 - gap * (cols - 1)) / cols;
+  const cellH = (gridTop - gap * (rows - 1)) / rows;
+  const sorted = order.map((k) => roundValue(weights[k]));
+  const layout = baseLayout(title, options.width ?? 130 * cols + 120, options.height ?? 130 * rows / 0.7 + 80);
+  layout.xaxis = { domain: [0, 1], anchor: 'y', showticklabels: false, title: { text: 'k ordered by weight', font: { size: 10 } } };
+  layout.yaxis = { domain: [barsBottom, barsTop], anchor: 'x', title: { text: symbol, font: { size: 11 } } };
+  layout.coloraxis = { colorscale: plotlyColorscale(cmap), cmin: min, cmax: max, colorbar: { thickness: 12, len: gridTop, y: 0, yanchor: 'bottom' } };
+  layout.showlegend = false;
+  const shownSet = new Set(shown);
+  const data: JsonObject[] = [{
+    type: 'bar', x: order.map((_, i) => i), y: sorted, customdata: order,
+    marker: { color: order.map((k) => (shownSet.has(k) ? '#d62728' : '#1f77b4')) },
+    hovertemplate: `k=%{customdata}<br>${symbol}=%{y:.4g}<extra></extra>`,
+  }];
+  const annotations: JsonValue[] = [];
+  shown.forEach((k, i) => {
+    const r = Math.floor(i / cols);
+    const c = i % cols;
+    const ax = String(i + 2);
+    const x0 = c * (cellW + gap);
+    const y1 = gridTop - r * (cellH + gap);
+    Object.assign(layout, imageAxes(ax, [x0, x0 + cellW], [y1 - cellH, y1 - 0.03], `x${ax}`));
+    data.push({
+      type: 'heatmap', z: mapRows(maps[i]), coloraxis: 'coloraxis', xaxis: `x${ax}`, yaxis: `y${ax}`,
+      hovertemplate: `f<sub>${k}</sub>(x=%{x}, y=%{y}) = %{z:.4g}<extra></extra>`,
+    });
+    annotations.push({
+      text: `k=${k} ${symbol}=${roundValue(weights[k], 3)}`, x: x0 + cellW / 2, y: y1, xref: 'paper', yref: 'paper',
+      showarrow: false, font: { size: 10 }, xanchor: 'center', yanchor: 'bottom',
+    });
+  });
+  layout.annotations = annotations;
+  const panels: StaticPanel[] = [{ kind: 'bars', title: `${plain} sorted (red: shown)`, values: order.map((k) => weights[k]), highlight: shown.map((_, i) => i) }];
+  shown.forEach((k, i) => panels.push({ kind: 'map', title: `k=${k} ${plain}=${roundValue(weights[k], 3)}`, map: maps[i], colormap: cmap, zmin: min, zmax: max }));
+  return {
+    kind: 'featureMaps',
+    title,
+    summary: `${title}: k = ${shown.join(', ')}`,
+    plotly: { data, layout, config: CONFIG },
+    scene: {
+      title, columns: cols, panelSize: 120, panels, spans: { 0: cols },
+      colorbar: { colormap: cmap, min, max },
+    },
+  };
+}
+
+/** f_k ordered by the CAM weights w_k^c (CAM) or α_k^c (Grad-CAM) of a result. */
+export function resultFeatureMapsFigure(result: CamResult | GradCamResult | GapResult, options: FeatureMapOptions = {}): Figure {
+  if (result.method === 'cam') return featureMapsFigure(result.f, result.w, 'w', { title: `${resultTitle(result)} · f_k by w_k^c`, ...options });
+  if (result.method === 'gradCam') return featureMapsFigure(result.f, result.alpha, 'alpha', { title: `${resultTitle(result)} · f_k by α_k^c`, ...options });
+  if (result.method === 'gap') return featureMapsFigure(result.f, result.F, 'F', { title: `GAP · layer ${result.layer} · f_k by F_k`, ...options });
+  throw new TslabCamError('BAD_OPTION', 'resultFeatureMapsFigure needs a GAP, CAM or Grad-CAM result.', 'Pass one of those results.');
+}
+
+/** The guided image as the paper shows it: the result's display image, or the gradient scaled. */
+function guidedImage(r: GuidedBackpropResult | GuidedGradCamResult): NDArray {
+  if (r.image && r.image.data.length) return r.image;
+  return guidedDisplay(r.method === 'guidedBackprop' ? r.gradient : r.product);
+}
+
+/** Guided backprop or guided Grad-CAM as an image, normalised as the paper shows it (0 = grey). */
+export function guidedFigure(result: GuidedBackpropResult | GuidedGradCamResult, options: FigureOptions = {}): Figure {
+  const image = displayImage(guidedImage(result));
+  const [H, W] = image.shape;
+  const title = options.title ?? resultTitle(result);
+  const layout = baseLayout(title, options.width ?? 420, options.height ?? 440);
+  Object.assign(layout, imageAxes('', [0, 1], [0, 1], 'x'));
+  const trace = imageTrace(image, chooseFormat(image, options.imageFormat), '', METHOD_LABEL[result.method]);
+  trace.hoverinfo = 'x+y';
+  return {
+    kind: 'guided',
+    title,
+    summary: `${title}: ${H}×${W} image, gradient scaled to mean 0.5, 0.1 per standard deviation`,
+    plotly: { data: [trace], layout, config: CONFIG },
+    scene: { title, columns: 1, panelSize: staticPanelSize(H, W), panels: [{ kind: 'rgb', title: `${H}×${W}`, image }] },
+  };
+}
+
+/** An image (H, W, C) of any range as a figure (tensor renderer, inputs). */
+export function imageFigure(image: NDArray, options: FigureOptions = {}): Figure {
+  const img = displayImage(image);
+  const [H, W, C] = img.shape;
+  const title = options.title ?? `image ${H}×${W}×${C}`;
+  const layout = baseLayout(title, options.width ?? 420, options.height ?? 440);
+  Object.assign(layout, imageAxes('', [0, 1], [0, 1], 'x'));
+  const trace = imageTrace(img, chooseFormat(img, options.imageFormat), '', 'image');
+  trace.hoverinfo = 'x+y';
+  return {
+    kind: 'image',
+    title,
+    summary: title,
+    plotly: { data: [trace], layout, config: CONFIG },
+    scene: { title, columns: 1, panelSize: staticPanelSize(H, W), panels: [{ kind: 'rgb', title: '', image: img }] },
+  };
+}
+
+/** The parts of the comparison row; any may be missing (e.g. CAM on a model without a GAP head). */
+export interface ComparisonParts {
+  input?: NDArray;
+  cam?: CamResult;
+  gradCam?: GradCamResult;
+  guided?: GuidedBackpropResult;
+  guidedGradCam?: GuidedGradCamResult;
+}
+
+/** The paper's comparison row: input, CAM, Grad-CAM, guided backprop, guided Grad-CAM. */
+export function comparisonFigure(parts: ComparisonParts, options: OverlayOptions = {}): Figure {
+  const cmap = options.colormap ?? DEFAULT_COLORMAP;
+  const opacity = options.opacity ?? 0.5;
+  const anyResult = parts.cam ?? parts.gradCam ?? parts.guided ?? parts.guidedGradCam;
+  const rawInput = parts.input ?? anyResult?.input;
+  if (!rawInput) throw new TslabCamError('BAD_OPTION', 'comparisonFigure got no input and no results.', 'Pass at least one result.');
+  const input = displayImage(rawInput);
+  const [H, W] = input.shape;
+  const format = chooseFormat(input, options.imageFormat);
+  type Column = { label: string; image: NDArray; format: 'png' | 'jpeg'; map?: NDArray; static?: NDArray };
+  const columns: Column[] = [{ label: 'input', image: input, format }];
+  if (parts.cam) columns.push({ label: 'CAM', image: input, format, map: parts.cam.normalized, static: parts.cam.upsampled });
+  if (parts.gradCam) columns.push({ label: 'Grad-CAM', image: input, format, map: parts.gradCam.normalized, static: parts.gradCam.upsampled });
+  if (parts.guided) columns.push({ label: 'Guided Backprop', image: displayImage(guidedImage(parts.guided)), format });
+  if (parts.guidedGradCam) columns.push({ label: 'Guided Grad-CAM', image: displayImage(guidedImage(parts.guidedGradCam)), format });
+  const title = options.title ?? (anyResult ? `comparison · ${classLabel(anyResult)} · layer ${anyResult.layer}` : 'comparison');
+  const n = columns.length;
+  const gap = 0.02;
+  const cw = (1 - gap * (n - 1)) / n;
+  const layout = baseLayout(title, options.width ?? 200 * n + 60, options.height ?? 290);
+  layout.showlegend = false;
+  const data: JsonObject[] = [];
+  const annotations: JsonValue[] = [];
+  let colorbarShown = false;
+  const mapTraces: number[] = [];
+  columns.forEach((c, i) => {
+    const ax = i === 0 ? '' : String(i + 1);
+    const x0 = i * (cw + gap);
+    Object.assign(layout, imageAxes(ax, [x0, x0 + cw], [0, 0.9], `x${ax}`));
+    data.push(imageTrace(c.image, c.format, ax, c.label));
+    if (c.map) {
+      mapTraces.push(data.length);
+      data.push(mapOverImageTrace(c.map, H, W, ax, { colormap: cmap, zmin: 0, zmax: 1, opacity, name: c.label, colorbar: !colorbarShown }));
+      colorbarShown = true;
+    }
+    annotations.push({ text: c.label, x: x0 + cw / 2, y: 0.92, xref: 'paper', yref: 'paper', showarrow: false, font: { size: 12 }, yanchor: 'bottom' });
+  });
+  layout.annotations = annotations;
+  if (mapTraces.length) {
+    layout.sliders = [opacitySlider(mapTraces, opacity)];
+    layout.height = options.height ?? 360;
+  }
+  const panels: StaticPanel[] = columns.map((c) => (c.static
+    ? { kind: 'overlay', title: c.label, image: input, map: c.static, colormap: cmap, zmin: 0, zmax: 1, opacity }
+    : { kind: 'rgb', title: c.label, image: c.image }));
+  return {
+    kind: 'comparison',
+    title,
+    summary: `${title}: ${columns.map((c) => c.label).join(' | ')}`,
+    plotly: { data, layout, config: CONFIG },
+    scene: {
+      title, columns: n, panelSize: Math.min(staticPanelSize(H, W), 180), panels,
+      colorbar: colorbarShown ? { colormap: cmap, min: 0, max: 1 } : undefined,
+    },
+  };
+}
+
+/** A bar chart of values per index (class scores, F_k), largest marked. */
+export function barsFigure(values: ArrayLike<number>, options: FigureOptions & { labels?: readonly string[]; valueName?: string } = {}): Figure {
+  const vals = Array.from(values, (v) => roundValue(v));
+  const name = options.valueName ?? 'value';
+  const title = options.title ?? `${name} (${vals.length})`;
+  const labels = options.labels ? options.labels.map((l) => t(l)) : vals.map((_, i) => String(i));
+  const layout = baseLayout(title, options.width ?? Math.min(900, 200 + 14 * vals.length), options.height ?? 320);
+  layout.yaxis = { title: { text: t(name) } };
+  layout.xaxis = { type: 'category' };
+  const best = orderByWeight(values)[0];
+  return {
+    kind: 'bars',
+    title,
+    summary: `${title}: max ${vals[best]} at ${options.labels ? options.labels[best] : best}`,
+    plotly: {
+      data: [{ type: 'bar', x: labels, y: vals, hovertemplate: `%{x}<br>${t(name)}=%{y:.4g}<extra></extra>` }],
+      layout,
+      config: CONFIG,
+    },
+    scene: { title, columns: 2, panelSize: 200, spans: { 0: 2 }, panels: [{ kind: 'bars', title: name, values: Array.from(values), highlight: [best] }] },
+  };
+}

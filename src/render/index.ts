@@ -1,0 +1,7 @@
+/** Figures and images from plain data: plotly specs, colour maps, PNG fallbacks, escaping. */
+export * from './colormap';
+export * from './escape';
+export * from './figure';
+export * from './figures';
+export { encodePng, imageDataUri, imagePixels, mapPixels, overlayPixels, renderScenePng, sceneSize } from './png';
+export { syntheticExample, type SyntheticExample, type SyntheticOptions } from './synthetic';

@@ -1,0 +1,143 @@
+/**
+ * Synthetic results with the exact shapes and relations of real ones (M = Σ_k w_k f_k,
+ * α = w / Z, L = ReLU(M) / Z on a GAP → Dense head), computed without tfjs. They let the figures,
+ * display tests and the display-check notebook run before or without a model.
+ */
+import type {
+  CamResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, NDArray,
+} from '../explain/types';
+import { guidedDisplay, range, resizeBilinear } from './figure';
+
+export interface SyntheticOptions {
+  /** Input edge H = W (default 224). */
+  size?: number;
+  /** Layer edge h = w (default 7). */
+  layerSize?: number;
+  /** Channels K (default 8). */
+  channels?: number;
+  classIndex?: number;
+  className?: string;
+  layer?: string;
+  /** Seed of the deterministic pseudo-random weights. */
+  seed?: number;
+}
+
+export interface SyntheticExample {
+  input: NDArray;
+  cam: CamResult;
+  gradCam: GradCamResult;
+  guided: GuidedBackpropResult;
+  guidedGradCam: GuidedGradCamResult;
+}
+
+/** A small deterministic generator (mulberry32) so fixtures are the same on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** [0,1] min-max scaling; a constant map becomes zeros (never NaN). */
+function normalize(map: NDArray): NDArray {
+  const { min, max } = range(map.data);
+  const out = new Float32Array(map.data.length);
+  if (max > min) for (let i = 0; i < out.length; i++) out[i] = (map.data[i] - min) / (max - min);
+  return { data: out, shape: map.shape };
+}
+
+/** A smooth colourful scene with a bright blob (the "object") and a weaker one. */
+function syntheticImage(size: number, cx: number, cy: number): NDArray {
+  const data = new Float32Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const u = x / size;
+      const v = y / size;
+      const blob = Math.exp(-(((u - cx) ** 2 + (v - cy) ** 2) / 0.02));
+      const i = (y * size + x) * 3;
+      data[i] = 0.25 + 0.5 * blob + 0.2 * u;
+      data[i + 1] = 0.3 + 0.4 * v * (1 - blob);
+      data[i + 2] = 0.55 - 0.3 * blob + 0.1 * Math.sin(12 * u);
+    }
+  }
+  return { data, shape: [size, size, 3] };
+}
+
+/** CAM, Grad-CAM and guided results of one synthetic image that satisfy the article's identities. */
+export function syntheticExample(options: SyntheticOptions = {}): SyntheticExample {
+  const size = options.size ?? 224;
+  const h = options.layerSize ?? 7;
+  const K = options.channels ?? 8;
+  const Z = h * h;
+  const rand = rng(options.seed ?? 1);
+  const classIndex = options.classIndex ?? 3;
+  const layer = options.layer ?? 'conv_last';
+  const cx = 0.3 + 0.4 * rand();
+  const cy = 0.3 + 0.4 * rand();
+  const input = syntheticImage(size, cx, cy);
+  // f_k: Gaussian bumps at random places, one near the object.
+  const f = new Float32Array(Z * K);
+  const centres = Array.from({ length: K }, (_, k) => (k === 0 ? [cx, cy] : [rand(), rand()]));
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < h; x++) {
+      for (let k = 0; k < K; k++) {
+        const [kx, ky] = centres[k];
+        const d = ((x + 0.5) / h - kx) ** 2 + ((y + 0.5) / h - ky) ** 2;
+        f[(y * h + x) * K + k] = Math.max(0, 2 * Math.exp(-d / 0.03) - 0.1 * rand());
+      }
+    }
+  }
+  const w = new Float32Array(K);
+  for (let k = 0; k < K; k++) w[k] = k === 0 ? 1.5 : rand() * 1.2 - 0.5;
+  const b = 0.1;
+  const F = new Float32Array(K);
+  for (let i = 0; i < Z; i++) for (let k = 0; k < K; k++) F[k] += f[i * K + k] / Z;
+  const M = new Float32Array(Z);
+  for (let i = 0; i < Z; i++) for (let k = 0; k < K; k++) M[i] += w[k] * f[i * K + k];
+  let S = b;
+  for (let k = 0; k < K; k++) S += w[k] * F[k];
+  const scores = new Float32Array(10).map((_, i) => (i === classIndex ? S : S * 0.3 * (i / 10)));
+  const alpha = w.map((v) => v / Z);
+  const grads = new Float32Array(Z * K);
+  for (let i = 0; i < Z; i++) for (let k = 0; k < K; k++) grads[i * K + k] = w[k] / Z;
+  const weighted = M.map((v) => v / Z);
+  const L = weighted.map((v) => Math.max(0, v));
+  const meta = {
+    classIndex, className: options.className, layer, backend: 'synthetic', scoreKind: 'logits' as const, input,
+  };
+  const mapForms = (raw: NDArray) => {
+    const normalized = normalize(raw);
+    return { raw, normalized, upsampled: resizeBilinear(normalized, size, size) };
+  };
+  const fArr: NDArray = { data: f, shape: [h, h, K] };
+  const cam: CamResult = {
+    ...meta, ...mapForms({ data: M, shape: [h, h] }), method: 'cam', f: fArr, F, Z, w, b, M: { data: M, shape: [h, h] }, S, scores,
+  };
+  const gradCam: GradCamResult = {
+    ...meta, ...mapForms({ data: L, shape: [h, h] }), method: 'gradCam', f: fArr, grads: { data: grads, shape: [h, h, K] },
+    alpha, Z, weightedSum: { data: weighted, shape: [h, h] }, L: { data: L, shape: [h, h] }, S, scores,
+  };
+  // A stand-in input gradient: edges of the image weighted towards the object.
+  const gradient = new Float32Array(size * size * 3);
+  for (let y = 1; y < size; y++) {
+    for (let x = 1; x < size; x++) {
+      for (let c = 0; c < 3; c++) {
+        const i = (y * size + x) * 3 + c;
+        gradient[i] = (input.data[i] - input.data[i - 3]) + (input.data[i] - input.data[i - size * 3]) + 0.0005 * (rand() - 0.5);
+      }
+    }
+  }
+  const gradNd: NDArray = { data: gradient, shape: [size, size, 3] };
+  const guided: GuidedBackpropResult = { ...meta, method: 'guidedBackprop', gradient: gradNd, image: guidedDisplay(gradNd), S };
+  const up = gradCam.upsampled.data;
+  const product = gradient.map((v, i) => v * up[Math.floor(i / 3)]);
+  const prodNd: NDArray = { data: product, shape: [size, size, 3] };
+  const guidedGradCam: GuidedGradCamResult = {
+    ...meta, method: 'guidedGradCam', product: prodNd, image: guidedDisplay(prodNd), guided, gradCam, S,
+  };
+  return { input, cam, gradCam, guided, guidedGradCam };
+}

@@ -1,0 +1,178 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as util from 'util';
+import { loadImage } from '@napi-rs/canvas';
+import { TslabCamError } from '../../src/errors';
+import { syntheticExample } from '../../src/render/synthetic';
+import { heatmapFigure, overlayFigure } from '../../src/render/figures';
+import { sceneSize } from '../../src/render/png';
+import {
+  PLOTLY_MIME, displayable, displayableResult, identityChecksBundle, markPlotlyEmbedded, overlay, pageHtml, registerRenderer,
+  saveHtml, savePng, setDisplayOptions, show, toBundle, useDisplayWriter, type DisplayContent,
+} from '../../src/notebook';
+import { EVIL, evilExample } from '../render/fixtures';
+
+interface Sent { content: DisplayContent; update: boolean }
+
+/** Runs `fn` with a fake kernel writer and a fresh plotly-embed state; returns what was sent. */
+function withWriter(fn: () => void): Sent[] {
+  const sent: Sent[] = [];
+  useDisplayWriter((content, update) => sent.push({ content, update }));
+  markPlotlyEmbedded(false);
+  try {
+    fn();
+  } finally {
+    useDisplayWriter(undefined);
+    markPlotlyEmbedded(false);
+  }
+  return sent;
+}
+
+/** The figure JSON embedded in a bundle's draw script. */
+function scriptFigure(html: string): unknown {
+  const m = /var fig = (.*);\n {2}function draw/.exec(html);
+  assert.ok(m, 'draw script holds the figure');
+  return JSON.parse(m[1]);
+}
+
+test('a figure bundle has the four MIME types, valid plotly JSON and a PNG of the stated size', async () => {
+  const fig = overlayFigure(syntheticExample({ size: 64, layerSize: 8 }).gradCam);
+  const b = toBundle(fig);
+  assert.deepEqual(Object.keys(b.data).sort(), [PLOTLY_MIME, 'image/png', 'text/html', 'text/plain'].sort());
+  const plotly = b.data[PLOTLY_MIME]!;
+  assert.deepEqual(JSON.parse(JSON.stringify(plotly)), plotly);
+  assert.ok(Array.isArray(plotly.data) && typeof plotly.layout === 'object');
+  assert.deepEqual(scriptFigure(b.data['text/html']!), plotly);
+  const png = Buffer.from(b.data['image/png']!, 'base64');
+  const img = await loadImage(png);
+  assert.deepEqual(b.metadata['image/png'], { width: img.width, height: img.height });
+  assert.deepEqual({ width: img.width, height: img.height }, sceneSize(fig.scene));
+  assert.ok(b.data['text/html']!.includes(`src="data:image/png;base64,${b.data['image/png']}"`), 'the <img> is the same PNG');
+  assert.equal(b.data['text/plain'], fig.summary);
+});
+
+test('user strings are escaped everywhere in the HTML, including the JSON inside <script>', () => {
+  const ex = evilExample();
+  for (const value of [ex.cam, ex.gradCam, ex.guided, ex, [ex.gradCam, ex.cam], heatmapFigure(ex.cam.raw, { title: EVIL })]) {
+    const html = toBundle(value).data['text/html']!;
+    assert.ok(!html.includes('alert(1)</script>'), 'no injected script');
+    assert.ok(!html.includes('<img src=x'), 'no injected img');
+    assert.ok(!html.includes('\u2028'), 'no raw U+2028');
+    assert.equal(html.split('</script>').length - 1, 1, 'exactly our one script element ends');
+    assert.equal(html.split('<script').length - 1, 1, 'exactly our one script element starts');
+    const fig = scriptFigure(html) as { layout: { title: { text: string } } };
+    assert.ok(fig.layout.title.text.includes('&lt;/script&gt;'), 'plotly text holds entities, not tags');
+  }
+  const table = identityChecksBundle([{ id: 1, name: EVIL, latex: EVIL, lhs: 1, rhs: 1, diff: 0, relDiff: 0, tolerance: 1e-5, pass: true }]);
+  assert.ok(!table.data['text/html']!.includes('<script>'));
+  assert.match(table.data['text/plain'], /1 pass, 0 fail, 0 skipped/);
+});
+
+test('NaN in a map becomes null in the plotly MIME type', () => {
+  const b = toBundle(heatmapFigure({ data: Float32Array.from([NaN, 1, 2, Infinity]), shape: [2, 2] }));
+  const z = (b.data[PLOTLY_MIME]!.data[0].z) as (number | null)[][];
+  assert.deepEqual(z, [[null, 1], [2, null]]);
+});
+
+test('show(): plotly.js goes out once per session, before the first figure; embed can be skipped', () => {
+  const ex = syntheticExample({ size: 32, layerSize: 4 });
+  const sent = withWriter(() => {
+    show(ex.gradCam);
+    show(ex.cam);
+    show([ex.gradCam]);
+  });
+  assert.equal(sent.length, 4);
+  assert.match(String(sent[0].content.data['text/html']), /^<script[^>]*data-tslab-cam-plotly/);
+  assert.ok(String(sent[0].content.data['text/html']).includes('window.Plotly = Plotly'));
+  assert.ok(sent.slice(1).every((s) => typeof s.content.data[PLOTLY_MIME] === 'object' && !s.update));
+  const plotlyScripts = sent.filter((s) => String(s.content.data['text/html']).includes('data-tslab-cam-plotly'));
+  assert.equal(plotlyScripts.length, 1);
+
+  setDisplayOptions({ embedPlotly: false, plotlyMime: false });
+  try {
+    const skipped = withWriter(() => show(ex.gradCam));
+    assert.equal(skipped.length, 1);
+    assert.equal(skipped[0].content.data[PLOTLY_MIME], undefined);
+  } finally {
+    setDisplayOptions({ embedPlotly: true, plotlyMime: true });
+  }
+  // Outside a kernel show() prints the summary line.
+  const writes: string[] = [];
+  const orig = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((s: string) => (writes.push(s), true)) as typeof process.stdout.write;
+  try {
+    show(ex.cam);
+  } finally {
+    process.stdout.write = orig;
+  }
+  assert.match(writes.join(''), /^CAM · class 3 · layer conv_last/);
+});
+
+test('registry: user renderers win, can be removed; unknown values say how to register', () => {
+  class Point { constructor(readonly x: number, readonly y: number) {} }
+  const remove = registerRenderer((v): v is Point => v instanceof Point,
+    (p) => ({ data: { 'text/plain': `point ${p.x},${p.y}`, 'text/html': `<b>${p.x}</b>` }, metadata: {} }), 'point');
+  assert.equal(toBundle(new Point(1, 2)).data['text/plain'], 'point 1,2');
+  const sent = withWriter(() => show(new Point(3, 4)));
+  assert.equal(sent.length, 1, 'no plotly.js for a non-plotly bundle');
+  remove();
+  assert.throws(() => toBundle(new Point(1, 2)), (e: unknown) => e instanceof TslabCamError && e.code === 'BAD_OPTION' && /registerRenderer/.test(e.message));
+  const override = registerRenderer((v): v is { method: string } => typeof v === 'object' && v !== null && (v as { method?: string }).method === 'cam',
+    () => ({ data: { 'text/plain': 'mine' }, metadata: {} }));
+  try {
+    assert.equal(toBundle(syntheticExample({ size: 16, layerSize: 4 }).cam).data['text/plain'], 'mine');
+  } finally {
+    override();
+  }
+});
+
+test('tensors render by shape: maps as heatmaps, images as images', () => {
+  const tensor = (shape: number[]) => ({ shape, dtype: 'float32', dataSync: () => new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => i % 7) });
+  const map = toBundle(tensor([5, 6]));
+  assert.equal(map.data[PLOTLY_MIME]!.data[0].type, 'heatmap');
+  const img = toBundle(tensor([1, 8, 8, 3]));
+  assert.equal(img.data[PLOTLY_MIME]!.data[0].type, 'image');
+  const gray = toBundle(tensor([8, 8, 1]));
+  assert.equal(gray.data[PLOTLY_MIME]!.data[0].type, 'heatmap');
+  const fmaps = toBundle(tensor([4, 4, 5]));
+  assert.equal(fmaps.data[PLOTLY_MIME]!.data[0].type, 'bar');
+});
+
+test('inspect hook: a result as a cell\'s last expression displays itself and prints one line', () => {
+  const ex = syntheticExample({ size: 32, layerSize: 4 });
+  const cam = displayableResult(ex.cam);
+  let printed = '';
+  const sent = withWriter(() => {
+    printed = util.inspect(cam);
+  });
+  assert.equal(printed, 'CAM · class 3 · layer conv_last: map 4×4 → 32×32, S_c=' + Number(ex.cam.S.toPrecision(4)));
+  assert.equal(sent.length, 2, 'plotly.js then the figure');
+  // Nested in another value, or outside a kernel: only the line.
+  const nested = withWriter(() => {
+    printed = util.inspect({ result: cam });
+  });
+  assert.equal(nested.length, 0);
+  assert.match(printed, /result: CAM · class 3/);
+  assert.ok(!util.inspect(cam).includes('Float32Array'));
+  const fig = overlay(ex.gradCam);
+  assert.equal(util.inspect(fig), fig.summary);
+  const frozen = displayable(Object.freeze({ ...ex.cam }), () => 'frozen');
+  assert.equal(util.inspect(frozen), 'frozen');
+});
+
+test('outside a kernel the bundle is data: standalone .html (plotly inlined) and .png files', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-'));
+  const ex = syntheticExample({ size: 32, layerSize: 4 });
+  const html = saveHtml(ex.gradCam, path.join(dir, 'a.html'));
+  const page = fs.readFileSync(html, 'utf8');
+  assert.match(page, /^<!DOCTYPE html>/);
+  assert.ok(page.includes('window.Plotly = Plotly'));
+  assert.ok(!pageHtml(ex.gradCam, { embedPlotly: false }).includes('window.Plotly = Plotly'));
+  const png = savePng(ex.gradCam, path.join(dir, 'a.png'));
+  const img = await loadImage(fs.readFileSync(png));
+  assert.ok(img.width > 100);
+  fs.rmSync(dir, { recursive: true });
+});
