@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
+import { registerWasmGradientKernels } from './kernels';
 
 /** The compute backends this library knows, fastest first. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -111,6 +112,8 @@ async function select(wanted: BackendName | undefined, source: 'option' | 'TSLAB
         : source === 'option' ? `requested by the backend option` : `requested by TSLAB_CAM_BACKEND`;
       const made: BackendInfo = { name: tf.getBackend(), reason, attempts, tfjsVersion: tf.version.tfjs, ...wasmFlags() };
       info = made;
+      // wasm lacks three conv gradient kernels; without them any tf.grad through a conv fails.
+      if (made.name === 'wasm') registerWasmGradientKernels();
       for (const hook of extraSetup) hook(made.name);
       return made;
     } catch (e) {

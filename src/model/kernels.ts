@@ -1,0 +1,453 @@
+/**
+ * Gradient kernels for the tfjs wasm backend, and a scope that makes a backward pass compute
+ * activation / input gradients only.
+ *
+ * Why this file exists (DESIGN.md, "Dependencies"): tfjs-backend-wasm 4.22 registers no
+ * `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropInput` or
+ * `DepthwiseConv2dNativeBackpropFilter`, so any tf.grad through a conv fails there; and a
+ * linear-activation conv runs as tf.fused.conv2d, whose custom gradient always asks for the
+ * filter gradient, which dominates the cost of an inner-layer Grad-CAM although nobody uses it.
+ *
+ * Every kernel here is built from ops wasm has (pad, slice, reshape, reverse, transpose, conv2d
+ * with explicit padding and dilations, depthwiseConv2d, matMul, sum). A kernelFunc may return a real tf.Tensor: the
+ * engine then uses it as the output as is (engine.runKernelFunc checks `rank != null`), so the
+ * output is created once inside a tidy and nothing else survives.
+ *
+ * Notation: x [B,H,W,Ci], dy [B,OH,OW,Co], filter f [KH,KW,Ci,Co] (depthwise: [KH,KW,C,M],
+ * Co = C·M), stride s, dilation d, padding (top, left) = (pt, pl).
+ * Forward conv: y[b,oh,ow,co] = Σ_{kh,kw,ci} x[b, oh·s + kh·d − pt, ow·s + kw·d − pl, ci] · f[kh,kw,ci,co].
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type Tensor4D = tf.Tensor4D;
+type PadArg = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type Pair = [number, number];
+type RoundingMode = 'floor' | 'round' | 'ceil' | undefined;
+
+const CONV2D_BACKPROP_FILTER = 'Conv2DBackpropFilter';
+const CONV2D_BACKPROP_INPUT = 'Conv2DBackpropInput';
+const DW_BACKPROP_INPUT = 'DepthwiseConv2dNativeBackpropInput';
+const DW_BACKPROP_FILTER = 'DepthwiseConv2dNativeBackpropFilter';
+
+/** The kernel names this module fills in or swaps. */
+export const GRADIENT_KERNEL_NAMES = {
+  conv2dBackpropFilter: CONV2D_BACKPROP_FILTER,
+  conv2dBackpropInput: CONV2D_BACKPROP_INPUT,
+  depthwiseBackpropInput: DW_BACKPROP_INPUT,
+  depthwiseBackpropFilter: DW_BACKPROP_FILTER,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// attrs and inputs
+
+type Attrs = tf.NamedAttrMap | undefined;
+
+function attr<T>(attrs: Attrs, name: string): T | undefined {
+  return attrs ? (attrs[name] as unknown as T | undefined) : undefined;
+}
+
+function pairOf(v: number | number[] | undefined, fallback: number): Pair {
+  if (v === undefined || v === null) return [fallback, fallback];
+  if (typeof v === 'number') return [v, v];
+  return [v[0], v.length > 1 ? v[1] : v[0]];
+}
+
+function shape4(v: number[] | undefined, what: string): [number, number, number, number] {
+  if (!v || v.length !== 4) throw new Error(`tslab-cam gradient kernel: ${what} must have 4 dimensions, got ${JSON.stringify(v)}`);
+  return [v[0], v[1], v[2], v[3]];
+}
+
+/**
+ * Kernel inputs arrive as Tensors when called through ops (always, in tfjs 4.22); a bare
+ * TensorInfo is wrapped in a Tensor that shares its data and is disposed with the tidy.
+ */
+function asTensor<R extends tf.Rank>(info: tf.TensorInfo | undefined, name: string): tf.Tensor<R> {
+  if (!info) throw new Error(`tslab-cam gradient kernel: input '${name}' is missing`);
+  if (info instanceof tf.Tensor) return info as tf.Tensor<R>;
+  return tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor<R>;
+}
+
+function isChannelsFirst(dataFormat: string | undefined): boolean {
+  return dataFormat === 'NCHW';
+}
+
+function toNHWC(t: Tensor4D, channelsFirst: boolean): Tensor4D {
+  return channelsFirst ? tf.transpose(t, [0, 2, 3, 1]) : t;
+}
+
+function convInfo(xShape: [number, number, number, number], filterShape: [number, number, number, number],
+  strides: Pair, dilations: Pair, pad: PadArg, dimRoundingMode: RoundingMode, depthwise: boolean): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(xShape, filterShape, strides, dilations, pad, dimRoundingMode, depthwise, 'channelsLast');
+}
+
+// ---------------------------------------------------------------------------------------------
+// shared building blocks
+
+/**
+ * Prepare dy so that a stride-1 'valid' correlation with the spatially flipped filter at dilation
+ * d gives dx: zeros go between dy entries (s − 1 per gap, so dy lands on the rows/cols the forward
+ * conv sampled), then the result is shifted by (KH−1)·d − pt on top / left and padded or cut so the
+ * output has exactly H × W positions.
+ * dx[h] = Σ_j dyd[h − ((KH−1)·d − pt) + j·d] · f[KH−1−j]  (dyd: dy with zeros inserted).
+ * Returns the trimmed dy and the non-negative explicit padding to give the conv.
+ */
+function prepareTransposedInput(dy: Tensor4D, info: tf.backend_util.Conv2DInfo): { input: Tensor4D; pad: tf.backend_util.ExplicitPadding } {
+  const [b, oh, ow, c] = dy.shape;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  let dyd: Tensor4D = dy;
+  if (sh > 1 || sw > 1) {
+    // [B,OH,1,OW,1,C] padded to [B,OH,sh,OW,sw,C] puts sh−1 / sw−1 zeros after each entry.
+    const spread = tf.pad(tf.reshape(dy, [b, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+    dyd = tf.reshape(spread, [b, oh * sh, ow * sw, c]);
+  }
+  const lenH = (oh - 1) * sh + 1;
+  const lenW = (ow - 1) * sw + 1;
+  const effH = info.effectiveFilterHeight;
+  const effW = info.effectiveFilterWidth;
+  const top = effH - 1 - info.padInfo.top;
+  const left = effW - 1 - info.padInfo.left;
+  const bottom = info.inHeight + effH - 1 - top - lenH;
+  const right = info.inWidth + effW - 1 - left - lenW;
+  // Negative amounts mean the forward pass padded more than the filter reaches: cut dy instead.
+  const cutTop = Math.max(0, -top);
+  const cutLeft = Math.max(0, -left);
+  const keepH = lenH - cutTop - Math.max(0, -bottom);
+  const keepW = lenW - cutLeft - Math.max(0, -right);
+  if (cutTop > 0 || cutLeft > 0 || keepH !== dyd.shape[1] || keepW !== dyd.shape[2]) {
+    dyd = tf.slice(dyd, [0, cutTop, cutLeft, 0], [b, keepH, keepW, c]);
+  }
+  const pad: tf.backend_util.ExplicitPadding = [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]];
+  return { input: dyd, pad };
+}
+
+/**
+ * The conv that computes a filter gradient: rows (and cols) of x, zero-padded by pt on top and cut
+ * or padded at the bottom so that exactly (KH−1)·d + (OH−1)·s + 1 rows remain, which a stride-d,
+ * dilation-s 'valid' correlation with an OH-row "filter" turns into KH output rows:
+ * out[kh] = Σ_oh xpad[kh·d + oh·s] · dy[oh].
+ * Returns x (cut where needed) and the explicit padding for that conv.
+ */
+function filterGradientInput(x: Tensor4D, info: tf.backend_util.Conv2DInfo): { input: Tensor4D; pad: tf.backend_util.ExplicitPadding } {
+  if ((info.strideHeight > 1 || info.strideWidth > 1) && (info.dilationHeight > 1 || info.dilationWidth > 1)) {
+    // tfjs ops refuse such convs, so no gradient can ask for this.
+    throw new Error('tslab-cam filter gradient: strides and dilations cannot both be greater than 1');
+  }
+  const needH = (info.filterHeight - 1) * info.dilationHeight + (info.outHeight - 1) * info.strideHeight + 1;
+  const needW = (info.filterWidth - 1) * info.dilationWidth + (info.outWidth - 1) * info.strideWidth + 1;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const bottom = needH - top - info.inHeight;
+  const right = needW - left - info.inWidth;
+  let input = x;
+  if (bottom < 0 || right < 0) {
+    // Rows / cols of x that no output reads (e.g. 'valid', stride 2, even size): drop them.
+    const [b, h, w, c] = x.shape;
+    input = tf.slice(x, [0, 0, 0, 0], [b, h + Math.min(0, bottom), w + Math.min(0, right), c]);
+  }
+  return { input, pad: [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]] };
+}
+
+function isPointwise(info: tf.backend_util.Conv2DInfo): boolean {
+  const p = info.padInfo;
+  return info.filterHeight === 1 && info.filterWidth === 1 && info.strideHeight === 1 && info.strideWidth === 1
+    && p.top === 0 && p.bottom === 0 && p.left === 0 && p.right === 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the computations
+
+/**
+ * Filter gradient of conv2d:
+ * dW[kh,kw,ci,co] = Σ_{b,oh,ow} x[b, oh·s + kh·d − pt, ow·s + kw·d − pl, ci] · dy[b,oh,ow,co]
+ * (x zero outside its bounds). This is itself a forward conv2d in which batch and channels trade
+ * places: input x as [Ci, H, W, B], filter dy as [OH, OW, B, Co], stride d, dilation s; its output
+ * [Ci, KH, KW, Co] is dW with the first axis moved. (Measured on wasm: 5–30× faster than a
+ * strided slice and a matrix product per tap; wasm's slices and transposed matMul are slow.)
+ * A 1×1, stride-1, unpadded conv is the plain product Xᵀ·DY.
+ */
+export function conv2dFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: [number, number, number, number],
+  strides: number | Pair, pad: PadArg, dimRoundingMode?: RoundingMode, dilations: number | Pair = 1): Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(x.shape, filterShape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, false);
+    checkDy(dy, info, 'Conv2DBackpropFilter');
+    const [kh, kw, ci, co] = filterShape;
+    if (isPointwise(info)) {
+      const rows = info.batchSize * info.outHeight * info.outWidth;
+      // An explicit transpose then a plain product: matMul(…, transposeA) is ~10× slower on wasm.
+      const xT = tf.transpose(tf.reshape(x, [rows, ci]));
+      return tf.reshape(tf.matMul(xT, tf.reshape(dy, [rows, co])), [kh, kw, ci, co]);
+    }
+    const { input, pad: explicit } = filterGradientInput(x, info);
+    const xT = tf.transpose(input, [3, 1, 2, 0]);
+    const dyT = tf.transpose(dy, [1, 2, 0, 3]);
+    const out = tf.conv2d(xT, dyT, [info.dilationHeight, info.dilationWidth], explicit, 'NHWC', [info.strideHeight, info.strideWidth]);
+    return tf.transpose(out, [1, 2, 0, 3]);
+  });
+}
+
+/**
+ * Filter gradient of depthwiseConv2d (channel multiplier M):
+ * dW[kh,kw,c,m] = Σ_{b,oh,ow} x[b, oh·s + kh·d − pt, ow·s + kw·d − pl, c] · dy[b,oh,ow,c·M+m].
+ * A depthwise conv of x with dy as the filter: x as one image [1, H, W, B·C], dy as
+ * [OH, OW, B·C, M] (channel b·C+c), stride d, dilation s, gives [1, KH, KW, B·C·M]; the batch
+ * is then summed out.
+ */
+export function depthwiseFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: [number, number, number, number],
+  strides: number | Pair, pad: PadArg, dilations: number | Pair = 1, dimRoundingMode?: RoundingMode): Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(x.shape, filterShape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, true);
+    checkDy(dy, info, 'DepthwiseConv2dNativeBackpropFilter');
+    const [kh, kw, c, m] = filterShape;
+    const [b, oh, ow] = dy.shape;
+    const { input, pad: explicit } = filterGradientInput(x, info);
+    const [, h, w] = input.shape;
+    const xImage = b === 1 ? input : tf.reshape(tf.transpose(input, [1, 2, 0, 3]), [1, h, w, b * c]);
+    const dyFilter = tf.reshape(b === 1 ? dy : tf.transpose(dy, [1, 2, 0, 3]), [oh, ow, b * c, m]);
+    const out = tf.depthwiseConv2d(xImage as Tensor4D, dyFilter as Tensor4D, [info.dilationHeight, info.dilationWidth], explicit,
+      'NHWC', [info.strideHeight, info.strideWidth]);
+    if (b === 1) return tf.reshape(out, [kh, kw, c, m]);
+    return tf.reshape(tf.sum(tf.reshape(out, [kh, kw, b, c * m]), 2), [kh, kw, c, m]);
+  });
+}
+
+/**
+ * Input gradient of conv2d, as a forward conv (the transposed convolution):
+ * dx[b,h,w,ci] = Σ_{kh,kw,co} dy[b, (h + pt − kh·d)/s, (w + pl − kw·d)/s, co] · f[kh,kw,ci,co]
+ * over the terms whose indices are whole numbers inside dy.
+ * Stride 1: a conv2d of dy (shifted by (KH−1)·d − pt) with the filter flipped in both spatial
+ * axes and its in/out channels swapped, f'[j,i,co,ci] = f[KH−1−j, KW−1−i, ci, co].
+ * Stride s > 1: s − 1 zeros go between dy entries first. (A "sub-pixel" form, one conv per
+ * output phase interleaved with depthToSpace, skips those zeros but measured 1.5–7× slower on
+ * wasm: depthToSpace and the extra filter assembly cost more than the zeros.)
+ */
+export function conv2dInputGradient(inputShape: [number, number, number, number], dy: Tensor4D, filter: Tensor4D,
+  strides: number | Pair, pad: PadArg, dimRoundingMode?: RoundingMode, dilations: number | Pair = 1): Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(inputShape, filter.shape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, false);
+    checkDy(dy, info, 'Conv2DBackpropInput');
+    const { input, pad: explicit } = prepareTransposedInput(dy, info);
+    const [kh, kw] = filter.shape;
+    const flipped = kh === 1 && kw === 1 ? filter : tf.reverse(filter, [0, 1]);
+    const swapped = tf.transpose(flipped, [0, 1, 3, 2]);
+    return tf.conv2d(input, swapped, 1, explicit, 'NHWC', [info.dilationHeight, info.dilationWidth]);
+  });
+}
+
+/**
+ * Input gradient of depthwiseConv2d (channel multiplier M):
+ * dx[b,h,w,c] = Σ_{kh,kw,m} dy[b, (h + pt − kh·d)/s, (w + pl − kw·d)/s, c·M+m] · f[kh,kw,c,m],
+ * computed as a stride-1 depthwise conv of the prepared dy (C·M channels, multiplier 1) with the
+ * spatially flipped filter reshaped to [KH,KW,C·M,1], then summed over m.
+ */
+export function depthwiseInputGradient(inputShape: [number, number, number, number], dy: Tensor4D, filter: Tensor4D,
+  strides: number | Pair, pad: PadArg, dilations: number | Pair = 1, dimRoundingMode?: RoundingMode): Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(inputShape, filter.shape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, true);
+    checkDy(dy, info, 'DepthwiseConv2dNativeBackpropInput');
+    const [kh, kw, c, m] = filter.shape;
+    const { input, pad: explicit } = prepareTransposedInput(dy, info);
+    const flipped = kh === 1 && kw === 1 ? filter : tf.reverse(filter, [0, 1]);
+    const perChannel = tf.reshape(flipped, [kh, kw, c * m, 1]) as Tensor4D;
+    const out = tf.depthwiseConv2d(input, perChannel, 1, explicit, 'NHWC', [info.dilationHeight, info.dilationWidth]);
+    if (m === 1) return out;
+    const [b, h, w] = out.shape;
+    return tf.sum(tf.reshape(out, [b, h, w, c, m]), 4) as Tensor4D;
+  });
+}
+
+function checkDy(dy: Tensor4D, info: tf.backend_util.Conv2DInfo, kernel: string): void {
+  const want = info.outShape;
+  if (dy.shape[0] !== want[0] || dy.shape[1] !== want[1] || dy.shape[2] !== want[2] || dy.shape[3] !== want[3]) {
+    throw new Error(`tslab-cam ${kernel}: dy has shape [${dy.shape.join(',')}], the convolution's output shape is [${want.join(',')}]`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// kernelFuncs (attrs exactly as tfjs-core's ops pass them)
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** Conv2DBackpropFilter: inputs {x, dy}; attrs {strides, pad, dataFormat, dimRoundingMode, filterShape}. */
+function conv2dBackpropFilterKernel(args: KernelArgs): tf.TensorInfo {
+  const { inputs, attrs } = args;
+  return tf.tidy(() => {
+    const cf = isChannelsFirst(attr<string>(attrs, 'dataFormat'));
+    const x = toNHWC(asTensor<tf.Rank.R4>(inputs.x, 'x'), cf);
+    const dy = toNHWC(asTensor<tf.Rank.R4>(inputs.dy, 'dy'), cf);
+    const filterShape = shape4(attr<number[]>(attrs, 'filterShape'), 'filterShape');
+    return conv2dFilterGradient(x, dy, filterShape, pairOf(attr<number | number[]>(attrs, 'strides'), 1),
+      attr<PadArg>(attrs, 'pad') ?? 'valid', attr<RoundingMode>(attrs, 'dimRoundingMode'), 1);
+  });
+}
+
+/** Conv2DBackpropInput: inputs {dy, filter}; attrs {strides, pad, dataFormat, dimRoundingMode, inputShape}. */
+function conv2dBackpropInputKernel(args: KernelArgs): tf.TensorInfo {
+  const { inputs, attrs } = args;
+  return tf.tidy(() => {
+    const cf = isChannelsFirst(attr<string>(attrs, 'dataFormat'));
+    const dy = toNHWC(asTensor<tf.Rank.R4>(inputs.dy, 'dy'), cf);
+    const filter = asTensor<tf.Rank.R4>(inputs.filter, 'filter');
+    const s = shape4(attr<number[]>(attrs, 'inputShape'), 'inputShape');
+    const inputShape: [number, number, number, number] = cf ? [s[0], s[2], s[3], s[1]] : s;
+    const dx = conv2dInputGradient(inputShape, dy, filter, pairOf(attr<number | number[]>(attrs, 'strides'), 1),
+      attr<PadArg>(attrs, 'pad') ?? 'valid', attr<RoundingMode>(attrs, 'dimRoundingMode'), 1);
+    return cf ? tf.transpose(dx, [0, 3, 1, 2]) : dx;
+  });
+}
+
+/** DepthwiseConv2dNativeBackpropInput: inputs {dy, filter}; attrs {strides, pad, dimRoundingMode, dilations, inputShape}. */
+function depthwiseBackpropInputKernel(args: KernelArgs): tf.TensorInfo {
+  const { inputs, attrs } = args;
+  return tf.tidy(() => {
+    const dy = asTensor<tf.Rank.R4>(inputs.dy, 'dy');
+    const filter = asTensor<tf.Rank.R4>(inputs.filter, 'filter');
+    return depthwiseInputGradient(shape4(attr<number[]>(attrs, 'inputShape'), 'inputShape'), dy, filter,
+      pairOf(attr<number | number[]>(attrs, 'strides'), 1), attr<PadArg>(attrs, 'pad') ?? 'valid',
+      pairOf(attr<number | number[]>(attrs, 'dilations'), 1), attr<RoundingMode>(attrs, 'dimRoundingMode'));
+  });
+}
+
+/** DepthwiseConv2dNativeBackpropFilter: inputs {x, dy}; attrs {strides, pad, dimRoundingMode, dilations, filterShape}. */
+function depthwiseBackpropFilterKernel(args: KernelArgs): tf.TensorInfo {
+  const { inputs, attrs } = args;
+  return tf.tidy(() => {
+    const x = asTensor<tf.Rank.R4>(inputs.x, 'x');
+    const dy = asTensor<tf.Rank.R4>(inputs.dy, 'dy');
+    return depthwiseFilterGradient(x, dy, shape4(attr<number[]>(attrs, 'filterShape'), 'filterShape'),
+      pairOf(attr<number | number[]>(attrs, 'strides'), 1), attr<PadArg>(attrs, 'pad') ?? 'valid',
+      pairOf(attr<number | number[]>(attrs, 'dilations'), 1), attr<RoundingMode>(attrs, 'dimRoundingMode'));
+  });
+}
+
+/** Zeros shaped like the filter: used instead of a filter gradient nobody asked for. */
+function zeroFilterGradientKernel(args: KernelArgs): tf.TensorInfo {
+  const filterShape = shape4(attr<number[]>(args.attrs, 'filterShape'), 'filterShape');
+  return tf.zeros(filterShape, 'float32');
+}
+
+// ---------------------------------------------------------------------------------------------
+// registration
+
+function isRegistered(kernelName: string, backendName: string): boolean {
+  return tf.getKernel(kernelName, backendName) != null;
+}
+
+/**
+ * Register, for backend 'wasm', the gradient kernels tfjs-backend-wasm 4.22 lacks:
+ * Conv2DBackpropFilter (dW = Σ_{b,oh,ow} x-window ⊗ dy), DepthwiseConv2dNativeBackpropInput
+ * (dx = depthwise conv of the zero-spread dy with the flipped filter, summed over the channel
+ * multiplier) and DepthwiseConv2dNativeBackpropFilter (dW[kh,kw,c,m] = Σ x-window · dy).
+ * Only kernels not registered yet are added, so calling it again (or after a future tfjs that
+ * ships them) changes nothing.
+ */
+export function registerWasmGradientKernels(): void {
+  const fills: Array<[string, tf.KernelFunc]> = [
+    [CONV2D_BACKPROP_FILTER, conv2dBackpropFilterKernel],
+    [DW_BACKPROP_INPUT, depthwiseBackpropInputKernel],
+    [DW_BACKPROP_FILTER, depthwiseBackpropFilterKernel],
+  ];
+  for (const [kernelName, kernelFunc] of fills) {
+    if (!isRegistered(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// activation-gradients-only scope
+
+interface SwapRecord {
+  depth: number;
+  /** The configs that were registered before the swap; null where none was. */
+  readonly originals: Map<string, tf.KernelConfig | null>;
+}
+
+const swaps = new Map<string, SwapRecord>();
+
+/**
+ * Below this many input channels (the channels of dx) a strided input gradient stays with the
+ * backend's own kernel: with few output channels the zero-spread conv's matrix products are
+ * thin and it measured 0.5–0.7× the speed of wasm's direct loop (first layer, 112×112×3,
+ * stride 2), while at 8 channels it was already 1.4× faster and at 16+ 2.7× and more.
+ */
+const MIN_CHANNELS_FOR_STRIDED_REPLACEMENT = 8;
+
+/**
+ * Conv2DBackpropInput for the scope on wasm: the flipped-filter forward conv, which measured
+ * 2–25× faster than wasm's kernel at stride 1 and bit-identical to it (bench/kernels-probe.ts);
+ * strided cases with few input channels go to the original kernel (see the constant above).
+ */
+function fastConv2dBackpropInput(original: tf.KernelConfig | undefined): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const strides = pairOf(attr<number | number[]>(args.attrs, 'strides'), 1);
+    const inputShape = shape4(attr<number[]>(args.attrs, 'inputShape'), 'inputShape');
+    const channels = isChannelsFirst(attr<string>(args.attrs, 'dataFormat')) ? inputShape[1] : inputShape[3];
+    const strided = strides[0] > 1 || strides[1] > 1;
+    if (original && strided && channels < MIN_CHANNELS_FOR_STRIDED_REPLACEMENT) return original.kernelFunc(args);
+    return conv2dBackpropInputKernel(args);
+  };
+}
+
+function replaceKernel(record: SwapRecord, kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
+  const existing = tf.getKernel(kernelName, backendName);
+  record.originals.set(kernelName, existing ?? null);
+  if (existing) tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({ kernelName, backendName, kernelFunc });
+}
+
+function restoreKernels(record: SwapRecord, backendName: string): void {
+  for (const [kernelName, original] of record.originals) {
+    if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+    if (original) tf.registerKernel(original);
+  }
+}
+
+/**
+ * Run `fn` (synchronously) with the active backend's filter-gradient kernels
+ * (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter) returning zeros of the filter's
+ * shape, so a gradient call computes only ∂S/∂x and ∂S/∂(activations): those never depend on a
+ * filter gradient, so they are unchanged, while fused convs (whose custom gradient always asks
+ * for dW) stop paying for it. On wasm, Conv2DBackpropInput is also replaced by the forward conv
+ * with the flipped filter (conv2dInputGradient: bit-identical to wasm's kernel where measured,
+ * 2–25× faster), except strided convs with fewer than 8 input channels. The originals come back
+ * when the outermost scope ends, also when `fn` throws; nested scopes share the outermost swap.
+ * Filter gradients taken inside are zeros. Bias gradients are unaffected.
+ */
+export function withActivationGradientsOnly<T>(fn: () => T): T {
+  const backendName = tf.getBackend();
+  // The scope must work even if nothing called initBackend (e.g. a bare tf.setBackend('wasm')).
+  if (backendName === 'wasm') registerWasmGradientKernels();
+  let record = swaps.get(backendName);
+  if (record) {
+    record.depth++;
+  } else {
+    record = { depth: 1, originals: new Map() };
+    swaps.set(backendName, record);
+    try {
+      replaceKernel(record, CONV2D_BACKPROP_FILTER, backendName, zeroFilterGradientKernel);
+      replaceKernel(record, DW_BACKPROP_FILTER, backendName, zeroFilterGradientKernel);
+      if (backendName === 'wasm') {
+        // DepthwiseConv2dNativeBackpropInput needs no swap: on wasm it is this module's fill,
+        // already the flipped-filter depthwise conv.
+        const original = tf.getKernel(CONV2D_BACKPROP_INPUT, backendName);
+        replaceKernel(record, CONV2D_BACKPROP_INPUT, backendName, fastConv2dBackpropInput(original));
+      }
+    } catch (e) {
+      swaps.delete(backendName);
+      restoreKernels(record, backendName);
+      throw e;
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    record.depth--;
+    if (record.depth === 0) {
+      swaps.delete(backendName);
+      restoreKernels(record, backendName);
+    }
+  }
+}
+
+/** Whether a withActivationGradientsOnly scope is open on `backendName`, and how deep. */
+export function activationGradientScopeDepth(backendName: string = tf.getBackend()): number {
+  return swaps.get(backendName)?.depth ?? 0;
+}
