@@ -1,0 +1,22 @@
+/** Shared by the display kernel and browser tests: execute notebooks/99-display-check.ipynb for real. */
+import * as path from 'path';
+import { executeNotebook, ROOT, type Notebook, type NotebookOutput } from '../../scripts/jupyter';
+
+export const DISPLAY_NOTEBOOK = path.join(ROOT, 'notebooks', '99-display-check.ipynb');
+export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
+/** Figures the notebook displays (overlay, heatmap, classes, layers, feature maps, comparison, guided, result). */
+export const FIGURE_COUNT = 8;
+
+/** Executes the display notebook with nbconvert + tslab into `out` (relative to out/test). */
+export function runDisplayNotebook(out: string): { nb: Notebook; file: string } {
+  const file = path.join(ROOT, 'out', 'test', out);
+  return { nb: executeNotebook(DISPLAY_NOTEBOOK, file, 180), file };
+}
+
+export function outputsOf(nb: Notebook): { cell: number; output: NotebookOutput }[] {
+  return nb.cells.flatMap((c, cell) => (c.outputs ?? []).map((output) => ({ cell, output })));
+}
+
+export function joinText(v: unknown): string {
+  return Array.isArray(v) ? v.join('') : typeof v === 'string' ? v : '';
+}
