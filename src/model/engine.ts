@@ -1,0 +1,137 @@
+import * as tf from '@tensorflow/tfjs';
+import { TslabCamError } from '../errors';
+import { GraphRun, ScoreKind, describeScoreHead, runGraph } from './graph';
+import { LayerInfo, assertLayersModel, resolveLayer } from './inspect';
+import { withActivationGradientsOnly } from './kernels';
+
+/** Which class c to explain for each image. */
+export type ClassChoice = number | readonly number[] | 'top1';
+
+export interface EngineOptions {
+  /** Target layer: name, "outer/inner" path or index; default: the last spatial feature map. */
+  readonly layer?: string | number;
+  /** One class for all images, one per image, or each image's top-1 prediction (default). */
+  readonly classIndex?: ClassChoice;
+  /** 'logits' (default): S_c before softmax/sigmoid, as the article defines it. */
+  readonly scores?: ScoreKind;
+  /** Which model output holds the class scores (default 0). */
+  readonly outputIndex?: number;
+}
+
+/**
+ * One forward + backward pass. Holds tensors: call dispose() (explain-layer code does).
+ * f and grads are (N, h, w, K); scores is (N, classes).
+ */
+export interface EngineOutput {
+  /** f_k(x,y) of the target layer for each image: (N, h, w, K). */
+  readonly f: tf.Tensor4D;
+  /** ∂S_c/∂f_k(x,y) for each image's own class c: (N, h, w, K). */
+  readonly grads: tf.Tensor4D;
+  /** All class scores S (pre-activation unless scoreKind is 'probabilities'): (N, classes). */
+  readonly scores: tf.Tensor2D;
+  /** c for each image. */
+  readonly classIndices: number[];
+  readonly layer: LayerInfo;
+  readonly scoreKind: ScoreKind;
+  /** Where the scores were read, e.g. "the input of the softmax in layer 'predictions'". */
+  readonly scoreSource: string;
+  dispose(): void;
+}
+
+/** Validates one class index against the number of classes. */
+export function checkClassIndex(c: unknown, numClasses: number, where: string): number {
+  if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c >= numClasses) {
+    throw new TslabCamError('BAD_CLASS', `${where} is ${String(c)}, but the model has ${numClasses} classes (0 … ${numClasses - 1}).`,
+      `Pass an integer class index from 0 to ${numClasses - 1}, or omit it to explain the top-1 prediction.`);
+  }
+  return c;
+}
+
+/** Resolves the class choice for each of n images given their scores (read synchronously). */
+export function chooseClasses(choice: ClassChoice | undefined, scores: tf.Tensor2D): number[] {
+  const [n, numClasses] = scores.shape;
+  if (choice === undefined || choice === 'top1') {
+    return Array.from(tf.tidy(() => tf.argMax(scores, 1)).dataSync() as Int32Array);
+  }
+  if (typeof choice === 'number') {
+    checkClassIndex(choice, numClasses, 'classIndex');
+    return new Array<number>(n).fill(choice);
+  }
+  if (Array.isArray(choice)) {
+    if (choice.length !== n) {
+      throw new TslabCamError('BAD_CLASS', `classIndex lists ${choice.length} classes for ${n} images.`,
+        'Give exactly one class per image, a single number for all, or omit it.');
+    }
+    return choice.map((c, i) => checkClassIndex(c, numClasses, `classIndex[${i}]`));
+  }
+  throw new TslabCamError('BAD_CLASS', `classIndex must be a number, an array of numbers or 'top1', got ${String(choice)}.`,
+    'Pass e.g. {classIndex: 3}, {classIndex: [3, 7]} or omit it.');
+}
+
+/** Disposes what a failed gradient pass left on the engine's tape (tfjs keeps it on errors). */
+function clearTape(): void {
+  const engine = tf.engine() as unknown as { state: { activeTape: Array<{ saved?: tf.Tensor[] }> | null; gradientDepth: number } };
+  const tape = engine.state.activeTape;
+  if (tape && engine.state.gradientDepth === 0) {
+    for (const node of tape) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
+    engine.state.activeTape = null;
+  }
+}
+
+/**
+ * The engine: for a batch of images (N, H, W, C) and one class c per image, one forward pass
+ * records the target layer's activation f and all scores, and one backward pass gives
+ * ∂S_c/∂f_k(x,y) for every image (images are independent in inference mode, so the gradient of
+ * Σ_n S_{c_n}(n) is each image's own gradient). Works at any layer, also inside residual blocks
+ * and nested sub-models, because the graph is executed node by node. Weight gradients are never
+ * computed (withActivationGradientsOnly).
+ */
+export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput {
+  assertLayersModel(model);
+  const layer = resolveLayer(model, options.layer);
+  const scoreKind: ScoreKind = options.scores ?? 'logits';
+  if (scoreKind !== 'logits' && scoreKind !== 'probabilities') {
+    throw new TslabCamError('BAD_OPTION', `scores must be 'logits' or 'probabilities', got ${String(scoreKind)}.`, "Use scores: 'logits' (the article's S_c) or 'probabilities'.");
+  }
+  const scoreSource = scoreKind === 'logits' ? describeScoreHead(model, options.outputIndex ?? 0) : 'the model output';
+  const placeholder = tf.scalar(0);
+  const xs: tf.Tensor[] = [placeholder];
+  let run: GraphRun | null = null;
+  let classIndices: number[] = [];
+  try {
+    const { value, grads } = withActivationGradientsOnly(() => tf.engine().gradients(() => {
+      const r = runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex });
+      if (!r.captured) {
+        throw new TslabCamError('UNKNOWN_LAYER', `Layer '${layer.name}' is not on the path from the input to the scores.`,
+          'Choose a layer that the prediction depends on.');
+      }
+      if (r.scores.rank !== 2) {
+        throw new TslabCamError('UNSUPPORTED', `The model's scores have shape [${r.scores.shape}], expected (N, classes).`,
+          'Explain a classifier whose output is (batch, classes), or pick the output with outputIndex.');
+      }
+      run = { scores: tf.keep(r.scores), captured: tf.keep(r.captured) };
+      xs[0] = r.captured;
+      classIndices = chooseClasses(options.classIndex, r.scores as tf.Tensor2D);
+      const mask = tf.oneHot(tf.tensor1d(classIndices, 'int32'), (r.scores as tf.Tensor2D).shape[1]);
+      return tf.sum(tf.mul(r.scores, mask)) as tf.Scalar;
+    }, xs));
+    value.dispose();
+    const g = grads[0] as tf.Tensor4D;
+    const done = run as GraphRun | null;
+    if (!done || !done.captured) throw new Error('engine: the forward pass did not run');
+    // Capturing an input layer captures the caller's own tensor: hand back a copy we may dispose.
+    const f = (done.captured === images ? images.clone() : done.captured) as tf.Tensor4D;
+    const scores = done.scores as tf.Tensor2D;
+    return {
+      f, grads: g, scores, classIndices, layer, scoreKind, scoreSource,
+      dispose: () => tf.dispose([f, g, scores]),
+    };
+  } catch (e) {
+    const partial = run as GraphRun | null;
+    if (partial) tf.dispose([partial.scores, ...(partial.captured ? [partial.captured] : [])]);
+    clearTape();
+    throw e;
+  } finally {
+    placeholder.dispose();
+  }
+}

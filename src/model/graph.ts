@@ -1,0 +1,150 @@
+import * as tf from '@tensorflow/tfjs';
+import { TslabCamError } from '../errors';
+import { GraphNode, Layer, SymbolicTensor, activationName, isContainer, nodeOf } from './layers';
+
+/** Which number is explained: the article's S_c before softmax/sigmoid, or the probability. */
+export type ScoreKind = 'logits' | 'probabilities';
+
+export interface GraphRunOptions {
+  /** Path (outer → inner names) of the layer whose output to capture; [] captures nothing. */
+  readonly capture: readonly string[];
+  readonly scoreKind: ScoreKind;
+  /** Which model output holds the class scores (default 0). */
+  readonly outputIndex?: number;
+  /**
+   * Use this tensor in place of the captured layer's output downstream (same shape): lets
+   * finite-difference checks perturb f and read S_c(f + δ).
+   */
+  readonly override?: tf.Tensor;
+}
+
+export interface GraphRun {
+  /** (N, classes) */
+  readonly scores: tf.Tensor;
+  /** The captured layer output, or null when nothing was asked. */
+  readonly captured: tf.Tensor | null;
+}
+
+const SQUASHING = new Set(['softmax', 'sigmoid']);
+
+/**
+ * How scores are read from a model: which squashing activation (if any) ends it and so is
+ * skipped for 'logits'. A description for results and error messages.
+ */
+export function describeScoreHead(model: tf.LayersModel, outputIndex = 0): string {
+  let sym = model.outputs[outputIndex];
+  let layer = sym.sourceLayer;
+  while (isContainer(layer)) {
+    sym = layer.outputs[sym.tensorIndex];
+    layer = sym.sourceLayer;
+  }
+  const act = activationName(layer);
+  return SQUASHING.has(act) ? `the input of the ${act} in layer '${layer.name}'` : `the output of layer '${layer.name}' (no softmax/sigmoid to skip)`;
+}
+
+function asList(t: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
+  return Array.isArray(t) ? t : [t];
+}
+
+/** Dense's affine part, y = x·W + b, from the layer's own variables (no copy, no new layer). */
+function denseLinear(layer: Layer, x: tf.Tensor): tf.Tensor {
+  const weights = layer.weights;
+  const kernel = weights.find((w) => /kernel/.test(w.originalName ?? w.name)) ?? weights[0];
+  const bias = weights.find((w) => /bias/.test(w.originalName ?? w.name));
+  const k = kernel.read() as tf.Tensor2D;
+  const flat = x.rank === 2 ? (x as tf.Tensor2D) : x.reshape([-1, x.shape[x.shape.length - 1]]) as tf.Tensor2D;
+  let y: tf.Tensor = tf.matMul(flat, k);
+  if (bias) y = tf.add(y, bias.read());
+  return x.rank === 2 ? y : y.reshape([...x.shape.slice(0, -1), k.shape[1]]);
+}
+
+/**
+ * Runs a functional (or sequential, or nested) LayersModel on concrete tensors, node by node, in
+ * inference mode, so that any inner activation can be captured and the final softmax/sigmoid can
+ * be skipped without changing the user's model. Must run inside a tidy/gradient scope: the
+ * intermediate tensors it creates are left to that scope.
+ */
+export function runGraph(model: tf.LayersModel, input: tf.Tensor | tf.Tensor[], opts: GraphRunOptions): GraphRun {
+  const outputIndex = opts.outputIndex ?? 0;
+  if (!Number.isInteger(outputIndex) || outputIndex < 0 || outputIndex >= model.outputs.length) {
+    throw new TslabCamError('BAD_OPTION', `outputIndex ${outputIndex} is out of range: the model has ${model.outputs.length} output(s).`,
+      `Use an integer from 0 to ${model.outputs.length - 1}.`);
+  }
+  const r = runContainer(model, asList(input), opts.capture, opts.scoreKind === 'logits', outputIndex, opts.override ?? null);
+  return { scores: r.output, captured: r.captured };
+}
+
+interface ContainerRun {
+  output: tf.Tensor;
+  captured: tf.Tensor | null;
+}
+
+function runContainer(model: tf.LayersModel, inputs: tf.Tensor[], capture: readonly string[], skipSquash: boolean, outputIndex: number,
+  override: tf.Tensor | null): ContainerRun {
+  if (inputs.length !== model.inputs.length) {
+    throw new TslabCamError('BAD_IMAGE', `Model '${model.name}' takes ${model.inputs.length} inputs, got ${inputs.length}.`,
+      'Pass one image batch per model input.');
+  }
+  const memo = new Map<number, tf.Tensor>();
+  model.inputs.forEach((s, i) => memo.set(s.id, inputs[i]));
+  let captured: tf.Tensor | null = null;
+  const target = capture.length > 0 ? capture[0] : null;
+  model.inputs.forEach((s, i) => {
+    if (s.sourceLayer.name === target && capture.length === 1) {
+      if (override) memo.set(s.id, override);
+      captured = override ?? inputs[i];
+    }
+  });
+
+  const runNode = (layer: Layer, node: GraphNode, ins: tf.Tensor[], squash: boolean): tf.Tensor[] => {
+    if (isContainer(layer)) {
+      const inner = layer.name === target && capture.length > 1 ? capture.slice(1) : [];
+      const sub = runContainer(layer, ins, inner, squash, 0, inner.length > 0 ? override : null);
+      if (sub.captured) captured = sub.captured;
+      return [sub.output];
+    }
+    const kwargs = { ...(node.callArgs ?? {}), training: false };
+    return asList(layer.apply(ins.length === 1 ? ins[0] : ins, kwargs) as tf.Tensor | tf.Tensor[]);
+  };
+
+  const value = (sym: SymbolicTensor): tf.Tensor => {
+    const hit = memo.get(sym.id);
+    if (hit) return hit;
+    const layer = sym.sourceLayer;
+    const node = nodeOf(sym);
+    const ins = node.inputTensors.map(value);
+    const outs = runNode(layer, node, ins, false);
+    if (layer.name === target && capture.length === 1 && captured === null) {
+      if (override) outs[0] = override;
+      captured = outs[0];
+    }
+    node.outputTensors.forEach((s, i) => memo.set(s.id, outs[i]));
+    return outs[sym.tensorIndex];
+  };
+
+  const outSym = model.outputs[outputIndex];
+  let output: tf.Tensor;
+  const last = outSym.sourceLayer;
+  const act = activationName(last);
+  if (skipSquash && isContainer(last)) {
+    const node = nodeOf(outSym);
+    const ins = node.inputTensors.map(value);
+    output = runNode(last, node, ins, true)[0];
+    if (last.name === target && capture.length === 1) captured = output;
+  } else if (skipSquash && SQUASHING.has(act)) {
+    const node = nodeOf(outSym);
+    const cls = last.getClassName();
+    const x = value(node.inputTensors[0]);
+    if (cls === 'Activation' || cls === 'Softmax') output = x;
+    else if (cls === 'Dense') output = denseLinear(last, x);
+    else {
+      throw new TslabCamError('UNSUPPORTED',
+        `The last layer '${last.name}' (${cls}) applies ${act} inside itself, and only Dense or a separate activation layer can be undone here.`,
+        "Pass {scores: 'probabilities'} to explain the probabilities, or end the model with a separate Activation layer.");
+    }
+    if (last.name === target && capture.length === 1) captured = output;
+  } else {
+    output = value(outSym);
+  }
+  return { output, captured };
+}

@@ -1,0 +1,149 @@
+import * as tf from '@tensorflow/tfjs';
+import { TslabCamError, closestNames } from '../errors';
+import { Layer, isContainer, outputShapeOf, paramCount } from './layers';
+
+/** One layer of a model, nested sub-model layers included. */
+export interface LayerInfo {
+  /** Full name: "outer/inner" for a layer inside a nested sub-model. */
+  readonly name: string;
+  /** Names from the top model down to the layer. */
+  readonly path: readonly string[];
+  readonly className: string;
+  /** Output shape with the batch dimension (null) first. */
+  readonly outputShape: readonly (number | null)[];
+  readonly params: number;
+  /** True for a 4-D (batch, h, w, channels) output with more than one position. */
+  readonly spatial: boolean;
+  /** Position in topological order over the whole flattened model. */
+  readonly index: number;
+}
+
+/** Layers that are the classifier head rather than feature maps, even with a 4-D output. */
+const HEAD_CLASSES = new Set(['InputLayer', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten', 'Dense', 'Dropout', 'Reshape']);
+
+function isSpatial(shape: readonly (number | null)[]): boolean {
+  return shape.length === 4 && (shape[1] ?? 2) * (shape[2] ?? 2) > 1;
+}
+
+/** Lists every layer (recursing into nested models) in topological order with its output shape. */
+export function listLayers(model: tf.LayersModel): LayerInfo[] {
+  const out: LayerInfo[] = [];
+  const walk = (m: tf.LayersModel, prefix: string[]): void => {
+    for (const layer of m.layers) {
+      const path = [...prefix, layer.name];
+      if (isContainer(layer)) {
+        walk(layer, path);
+        // The sub-model's own output is also a valid target (its last feature map).
+      }
+      const shape = outputShapeOf(layer);
+      out.push({
+        name: path.join('/'),
+        path,
+        className: layer.getClassName(),
+        outputShape: shape,
+        params: paramCount(layer),
+        spatial: isSpatial(shape),
+        index: out.length,
+      });
+    }
+  };
+  walk(model, []);
+  return out;
+}
+
+/**
+ * The default target layer: the last layer, in topological order, whose output is a 4-D spatial
+ * feature map (conv, depthwise/separable conv, activation, BatchNorm, Add, Concatenate, …),
+ * looking inside nested sub-models, before the classifier head.
+ */
+export function findTargetLayer(model: tf.LayersModel): LayerInfo {
+  assertLayersModel(model);
+  const layers = listLayers(model);
+  const spatial = layers.filter((l) => l.spatial && !HEAD_CLASSES.has(l.className));
+  if (spatial.length === 0) {
+    throw new TslabCamError('NO_SPATIAL_LAYER',
+      `The model has no layer with a 4-D spatial output (batch, h, w, channels); its layers are ${layers.map((l) => `${l.name} ${fmtShape(l.outputShape)}`).join(', ')}.`,
+      'Grad-CAM needs a convolutional feature map: use a CNN, or pass {layer} naming a layer with a 4-D output.');
+  }
+  return spatial[spatial.length - 1];
+}
+
+export function fmtShape(shape: readonly (number | null)[]): string {
+  return `[${shape.map((d) => (d === null ? 'N' : d)).join(',')}]`;
+}
+
+/** Throws the GraphModel / not-a-model error unless `model` is a tf.LayersModel. */
+export function assertLayersModel(model: unknown): asserts model is tf.LayersModel {
+  if (model instanceof tf.LayersModel) return;
+  if (model instanceof tf.GraphModel) {
+    throw new TslabCamError('GRAPH_MODEL',
+      'This is a tf.GraphModel (a frozen graph): it has no layers to pick and no gradients can be taken through it here.',
+      'Convert the original Keras model to the layers format instead: tensorflowjs_converter --input_format keras model.h5 out_dir (or save it from tfjs with model.save), then load out_dir/model.json.');
+  }
+  throw new TslabCamError('NOT_A_MODEL', `Expected a tf.LayersModel, got ${describeValue(model)}.`,
+    "Pass a model from loadModel(...) or tf.model(...)/tf.sequential(...), or a source string such as 'builtin:digits-gap'.");
+}
+
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (typeof v === 'object') return `an object of class ${(v as object).constructor?.name ?? 'Object'}`;
+  return `${typeof v} ${String(v).slice(0, 40)}`;
+}
+
+/**
+ * Finds a layer by name ("conv3", or "outer/inner" for a nested one; a unique inner name alone
+ * also works) or by its index in listLayers order. Unknown names get the closest valid names.
+ */
+export function resolveLayer(model: tf.LayersModel, layer?: string | number): LayerInfo {
+  assertLayersModel(model);
+  if (layer === undefined || layer === null) return findTargetLayer(model);
+  const layers = listLayers(model);
+  let found: LayerInfo | undefined;
+  if (typeof layer === 'number') {
+    if (!Number.isInteger(layer) || layer < -layers.length || layer >= layers.length) {
+      throw new TslabCamError('UNKNOWN_LAYER', `Layer index ${layer} is out of range: the model has ${layers.length} layers.`,
+        `Use an integer from 0 to ${layers.length - 1} (negative counts from the end), or a layer name.`);
+    }
+    found = layers[layer < 0 ? layers.length + layer : layer];
+  } else if (typeof layer === 'string') {
+    found = layers.find((l) => l.name === layer);
+    if (!found) {
+      const byLeaf = layers.filter((l) => l.path[l.path.length - 1] === layer);
+      if (byLeaf.length === 1) found = byLeaf[0];
+      else if (byLeaf.length > 1) {
+        throw new TslabCamError('UNKNOWN_LAYER', `Layer name '${layer}' is ambiguous: ${byLeaf.map((l) => l.name).join(', ')}.`,
+          'Use the full path with "/" between sub-model and layer names.');
+      }
+    }
+    if (!found) {
+      const near = closestNames(layer, layers.filter((l) => l.spatial).map((l) => l.name).concat(layers.map((l) => l.name)).filter((n, i, a) => a.indexOf(n) === i));
+      throw new TslabCamError('UNKNOWN_LAYER', `The model has no layer named '${layer}'. Closest names: ${near.join(', ')}.`,
+        'Pass one of those names (listLayers(model) shows them all with shapes), or omit layer to use the last convolutional feature map.');
+    }
+  } else {
+    throw new TslabCamError('BAD_OPTION', `layer must be a name or an index, got ${describeValue(layer)}.`, 'Pass a string such as "conv3" or an integer index.');
+  }
+  if (found.outputShape.length !== 4) {
+    let suggestion = '';
+    try {
+      suggestion = ` The last spatial layer is '${findTargetLayer(model).name}'.`;
+    } catch {
+      /* no spatial layer at all: the suggestion stays empty */
+    }
+    throw new TslabCamError('NO_SPATIAL_LAYER',
+      `Layer '${found.name}' (${found.className}) outputs ${fmtShape(found.outputShape)}, not a 4-D feature map (batch, h, w, channels).${suggestion}`,
+      'Choose a convolutional layer (or an activation/BatchNorm/Add after one), or omit layer to pick the last one automatically.');
+  }
+  return found;
+}
+
+/** The layer object at a LayerInfo path. */
+export function layerAt(model: tf.LayersModel, path: readonly string[]): Layer {
+  let cur: Layer = model;
+  for (const name of path) {
+    if (!isContainer(cur)) throw new TslabCamError('UNKNOWN_LAYER', `'${name}' is not inside a sub-model.`, 'Use a path from listLayers(model).');
+    cur = cur.getLayer(name);
+  }
+  return cur;
+}

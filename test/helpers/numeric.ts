@@ -1,0 +1,101 @@
+/** Numeric helpers shared by tests: relative differences, seeded sampling, finite differences. */
+import * as tf from '@tensorflow/tfjs';
+import { runGraph } from '../../src/model/graph';
+
+/** max|a-b| / max(max|b|, floor): one number for "how different are these arrays". */
+export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / Math.max(m, floor);
+}
+
+export function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The score S_c of image 0 when the target layer's output is replaced by `f`. */
+export function scoreWithF(model: tf.LayersModel, image: tf.Tensor4D, path: readonly string[], f: tf.Tensor, c: number): number {
+  return tf.tidy(() => {
+    const r = runGraph(model, image, { capture: path, scoreKind: 'logits', override: f });
+    return r.scores.dataSync()[c];
+  });
+}
+
+export interface FdSample {
+  readonly index: number;
+  readonly analytic: number;
+  readonly numeric: number;
+  readonly rel: number;
+}
+
+/**
+ * Central finite differences of S_c with respect to sampled elements of f (batch of one):
+ * the `top` elements of largest |gradient| and `random` more among those with |g| ≥ 10% of max.
+ *
+ * These networks are piecewise linear in f (ReLU, ReLU6, max-pool, inference BatchNorm), so a
+ * central difference is exact unless the step crosses a kink, while a small step drowns in
+ * float32 rounding of S (|ΔS| near 1e-7·|S|). No single step suits every element, so each element
+ * is tried with steps from 1e-3 to 1 and the closest agreement is reported: a wrong gradient
+ * cannot agree to 1% at any of them.
+ */
+export function finiteDifferences(model: tf.LayersModel, image: tf.Tensor4D, path: readonly string[], f: tf.Tensor, grads: Float32Array,
+  c: number, opts: { top?: number; random?: number; seed?: number } = {}): FdSample[] {
+  const rand = mulberry32(opts.seed ?? 1);
+  const order = Array.from(grads.keys()).sort((i, j) => Math.abs(grads[j]) - Math.abs(grads[i]));
+  const max = Math.abs(grads[order[0]]);
+  const big = order.filter((i) => Math.abs(grads[i]) >= 0.1 * max);
+  const picks = new Set(order.slice(0, opts.top ?? 4));
+  for (let k = 0; k < (opts.random ?? 4) && big.length > 0; k++) picks.add(big[Math.floor(rand() * big.length)]);
+  const base = f.dataSync();
+  const out: FdSample[] = [];
+  for (const i of picks) {
+    const analytic = grads[i];
+    let best: FdSample | null = null;
+    for (const step of [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1]) {
+      const eps = step * Math.max(1, Math.abs(base[i]));
+      const plus = Float32Array.from(base);
+      const minus = Float32Array.from(base);
+      plus[i] += eps;
+      minus[i] -= eps;
+      const sp = tf.tidy(() => scoreWithF(model, image, path, tf.tensor(plus, f.shape), c));
+      const sm = tf.tidy(() => scoreWithF(model, image, path, tf.tensor(minus, f.shape), c));
+      const numeric = (sp - sm) / (plus[i] - minus[i]);
+      const rel = Math.abs(numeric - analytic) / Math.max(Math.abs(analytic), Math.abs(numeric), 1e-12);
+      if (!best || rel < best.rel) best = { index: i, analytic, numeric, rel };
+      if (rel < 1e-3) break;
+    }
+    if (best) out.push(best);
+  }
+  return out;
+}
+
+/**
+ * Directional check over all of f at once: (S(f+εv) − S(f−εv)) / 2ε against ⟨∂S/∂f, v⟩ for a
+ * seeded random direction v of unit max-norm. Returns both sides.
+ */
+export function directionalDerivative(model: tf.LayersModel, image: tf.Tensor4D, path: readonly string[], f: tf.Tensor, grads: Float32Array,
+  c: number, eps: number, seed = 3): { analytic: number; numeric: number } {
+  const rand = mulberry32(seed);
+  const base = f.dataSync();
+  const v = Float32Array.from(base, () => rand() * 2 - 1);
+  let analytic = 0;
+  for (let i = 0; i < v.length; i++) analytic += grads[i] * v[i];
+  const plus = Float32Array.from(base, (x, i) => x + eps * v[i]);
+  const minus = Float32Array.from(base, (x, i) => x - eps * v[i]);
+  const sp = tf.tidy(() => scoreWithF(model, image, path, tf.tensor(plus, f.shape), c));
+  const sm = tf.tidy(() => scoreWithF(model, image, path, tf.tensor(minus, f.shape), c));
+  return { analytic, numeric: (sp - sm) / (2 * eps) };
+}
+
