@@ -34,3 +34,18 @@ export function jsonForScript(value: unknown): string {
 export function toJsonValue<T>(value: T): T {
   return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))) as T;
 }
+
+/**
+ * Text for plotly titles, labels, menus and hover templates. Plotly reads a few tags (<b>, <br>, …)
+ * and decodes only some named entities (&amp; &lt; &gt; but not &quot;), so quotes and line
+ * separators use numeric references and `%{` is broken up so user text is never a hover template.
+ */
+export function plotlyText(text: string): string {
+  return String(text).replace(/[&<>"'`\u2028\u2029]|%\{/g, (ch) => {
+    if (ch === '&') return '&amp;';
+    if (ch === '<') return '&lt;';
+    if (ch === '>') return '&gt;';
+    if (ch === '%{') return '&#37;{';
+    return `&#${ch.charCodeAt(0)};`;
+  });
+}

@@ -9,7 +9,7 @@ import type {
 } from '../explain/types';
 import { TslabCamError } from '../errors';
 import { DEFAULT_COLORMAP, plotlyColorscale, type ColormapName } from './colormap';
-import { escapeHtml } from './escape';
+import { plotlyText } from './escape';
 import {
   channel, displayImage, expectRank, guidedDisplay, mapRows, range, roundValue,
   type Figure, type JsonObject, type JsonValue, type StaticPanel,
@@ -62,7 +62,7 @@ const METHOD_LABEL: Record<MethodName, string> = {
 
 /** Text for plotly (which reads HTML entities and a few tags): user strings are escaped. */
 function t(s: string): string {
-  return escapeHtml(s);
+  return plotlyText(s);
 }
 
 /** "class 3 (cat)" or "class 3". */
@@ -96,9 +96,11 @@ const CONFIG: JsonObject = { displaylogo: false, responsive: false };
 
 function imageAxes(suffix: string, domainX: [number, number], domainY: [number, number], anchorX: string): JsonObject {
   return {
-    [`xaxis${suffix}`]: { domain: domainX, showticklabels: false, showgrid: false, zeroline: false, anchor: `y${suffix}`, constrain: 'domain' },
+    [`xaxis${suffix}`]: {
+      domain: domainX, showticklabels: false, ticks: '', showgrid: false, zeroline: false, anchor: `y${suffix}`, constrain: 'domain',
+    },
     [`yaxis${suffix}`]: {
-      domain: domainY, showticklabels: false, showgrid: false, zeroline: false, anchor: `x${suffix}`,
+      domain: domainY, showticklabels: false, ticks: '', showgrid: false, zeroline: false, anchor: `x${suffix}`,
       autorange: 'reversed', scaleanchor: anchorX, constrain: 'domain',
     },
   };
@@ -162,7 +164,7 @@ export function heatmapFigure(map: NDArray, options: FigureOptions & { zmin?: nu
   const zmin = options.zmin ?? min;
   const zmax = options.zmax ?? max;
   const title = options.title ?? `map ${h}×${w}`;
-  const side = Math.max(200, Math.min(420, 30 * Math.max(h, w)));
+  const side = Math.max(280, Math.min(440, 30 * Math.max(h, w)));
   const layout = baseLayout(title, options.width ?? side + 120, options.height ?? side + 80);
   layout.xaxis = { showgrid: false, zeroline: false, constrain: 'domain', title: { text: 'x' } };
   layout.yaxis = { showgrid: false, zeroline: false, autorange: 'reversed', scaleanchor: 'x', constrain: 'domain', title: { text: 'y' } };
@@ -334,11 +336,12 @@ export function featureMapsFigure(f: NDArray, weights: ArrayLike<number>, weight
   const barsBottom = 0.78;
   const gridTop = 0.7;
   const gap = 0.02;
+  const rowGap = 0.06;
   const cellW = (1 - gap * (cols - 1)) / cols;
-  const cellH = (gridTop - gap * (rows - 1)) / rows;
+  const cellH = (gridTop - rowGap * (rows - 1)) / rows;
   const sorted = order.map((k) => roundValue(weights[k]));
   const layout = baseLayout(title, options.width ?? 130 * cols + 120, options.height ?? 130 * rows / 0.7 + 80);
-  layout.xaxis = { domain: [0, 1], anchor: 'y', showticklabels: false, title: { text: 'k ordered by weight', font: { size: 10 } } };
+  layout.xaxis = { domain: [0, 1], anchor: 'y', showticklabels: false, ticks: '' };
   layout.yaxis = { domain: [barsBottom, barsTop], anchor: 'x', title: { text: symbol, font: { size: 11 } } };
   layout.coloraxis = { colorscale: plotlyColorscale(cmap), cmin: min, cmax: max, colorbar: { thickness: 12, len: gridTop, y: 0, yanchor: 'bottom' } };
   layout.showlegend = false;
@@ -354,8 +357,8 @@ export function featureMapsFigure(f: NDArray, weights: ArrayLike<number>, weight
     const c = i % cols;
     const ax = String(i + 2);
     const x0 = c * (cellW + gap);
-    const y1 = gridTop - r * (cellH + gap);
-    Object.assign(layout, imageAxes(ax, [x0, x0 + cellW], [y1 - cellH, y1 - 0.03], `x${ax}`));
+    const y1 = gridTop - r * (cellH + rowGap);
+    Object.assign(layout, imageAxes(ax, [x0, x0 + cellW], [y1 - cellH, y1], `x${ax}`));
     data.push({
       type: 'heatmap', z: mapRows(maps[i]), coloraxis: 'coloraxis', xaxis: `x${ax}`, yaxis: `y${ax}`,
       hovertemplate: `f<sub>${k}</sub>(x=%{x}, y=%{y}) = %{z:.4g}<extra></extra>`,

@@ -1,0 +1,106 @@
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { exportHtml, notebookErrors, ROOT } from '../../scripts/jupyter';
+import { FIGURE_COUNT, runDisplayNotebook } from '../render/display-notebook';
+
+// Real headless Chromium from Debian on the HTML export (nbconvert) of the executed display notebook.
+const SHOTS = path.join(ROOT, 'out', 'browser');
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic'];
+let browser: Browser;
+let htmlFile = '';
+
+before(async () => {
+  const { nb, file } = runDisplayNotebook(path.join('browser', '99-display-check.ipynb'));
+  assert.deepEqual(notebookErrors(nb), []);
+  htmlFile = file.replace(/\.ipynb$/, '.html');
+  exportHtml(file, htmlFile);
+  fs.mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Opens the export offline: only file: and data: URLs load (nbconvert's CDN links are refused). */
+async function open(javaScriptEnabled: boolean): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext({ javaScriptEnabled, viewport: { width: 1200, height: 900 } });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /tslab-cam|plotly/i.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  await page.route('**/*', (route) => (/^(file|data):/.test(route.request().url()) ? route.continue() : route.abort()));
+  await page.goto('file://' + htmlFile);
+  return { page, problems };
+}
+
+test('every figure draws with plotly (SVG and heatmap/image elements), no page errors, the PNG is removed', async () => {
+  const { page, problems } = await open(true);
+  await page.waitForFunction(`document.querySelectorAll('.tslab-cam-figure[data-drawn]').length === ${FIGURE_COUNT} &&
+    document.querySelectorAll('img.tslab-cam-fallback').length === 0`, undefined, { timeout: 60_000 });
+  const figs = await page.$$eval('.tslab-cam-figure', (els) => els.map((f) => ({
+    svg: f.querySelectorAll('.tslab-cam-plot svg.main-svg').length,
+    heatmaps: f.querySelectorAll('g.hm image').length,
+    images: f.querySelectorAll('g.im image').length,
+    bars: f.querySelectorAll('g.bars path').length,
+    sliders: f.querySelectorAll('g.slider-container').length,
+    menus: f.querySelectorAll('g.updatemenu-container').length,
+  })));
+  assert.equal(figs.length, FIGURE_COUNT);
+  for (const [i, f] of figs.entries()) {
+    assert.ok(f.svg > 0, `figure ${i} has plotly SVG`);
+    assert.ok(f.heatmaps + f.images > 0, `figure ${i} drew a heatmap or image`);
+  }
+  // overlay, heatmap, classes, layers, feature maps, comparison, guided, result overlay
+  assert.deepEqual(figs.map((f) => f.heatmaps > 0), [true, true, true, true, true, true, false, true]);
+  assert.ok(figs[0].sliders === 1 && figs[2].menus === 1 && figs[3].sliders === 1 && figs[4].bars > 0);
+  assert.equal(figs[5].images, 5, 'comparison row: input, CAM, Grad-CAM, guided backprop, guided Grad-CAM');
+  assert.equal(await page.locator('.tslab-cam-progress').count(), 1);
+  const shots = await page.$$('.tslab-cam-figure');
+  for (const [i, el] of shots.entries()) await el.screenshot({ path: path.join(SHOTS, `figure-${i}.png`) });
+  assert.deepEqual(problems, []);
+  await page.context().close();
+});
+
+test('hovering a heatmap shows its (x, y, value)', async () => {
+  const { page, problems } = await open(true);
+  await page.waitForFunction(`document.querySelectorAll('.tslab-cam-figure[data-drawn] svg.main-svg').length > 0`, undefined, { timeout: 60_000 });
+  const fig = page.locator('.tslab-cam-figure').nth(1);
+  await fig.locator('g.hm image').first().waitFor({ timeout: 60_000 });
+  await fig.scrollIntoViewIfNeeded();
+  const box = await fig.locator('.nsewdrag').first().boundingBox();
+  assert.ok(box, 'plot area found');
+  await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.4);
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5, { steps: 5 });
+  const hover = fig.locator('.hoverlayer .hovertext');
+  await hover.first().waitFor({ timeout: 10_000 });
+  const text = await hover.first().textContent();
+  assert.match(text ?? '', /x=\d+\s*y=\d+\s*value=-?[\d.e+-]+/);
+  await fig.screenshot({ path: path.join(SHOTS, 'hover.png') });
+  assert.deepEqual(problems, []);
+  await page.context().close();
+});
+
+test('with JavaScript disabled every figure shows its PNG', async () => {
+  const { page, problems } = await open(false);
+  // A string expression keeps DOM types out of the Node-only type check.
+  const imgs = await page.evaluate(`Array.from(document.querySelectorAll('.tslab-cam-figure img.tslab-cam-fallback')).map((img) => ({
+    complete: img.complete, w: img.naturalWidth, h: img.naturalHeight, shownW: img.getBoundingClientRect().width }))`) as
+    { complete: boolean; w: number; h: number; shownW: number }[];
+  assert.equal(imgs.length, FIGURE_COUNT);
+  for (const [i, im] of imgs.entries()) assert.ok(im.complete && im.w > 100 && im.h > 100 && im.shownW > 100, `PNG ${i} shows: ${JSON.stringify(im)}`);
+  assert.equal(await page.locator('svg.main-svg').count(), 0, 'no plotly without JavaScript');
+  await page.screenshot({ path: path.join(SHOTS, 'no-javascript.png'), fullPage: true });
+  assert.deepEqual(problems, []);
+  await page.context().close();
+});
