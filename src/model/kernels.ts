@@ -9,9 +9,9 @@
  * filter gradient, which dominates the cost of an inner-layer Grad-CAM although nobody uses it.
  *
  * Every kernel here is built from ops wasm has (pad, slice, reshape, reverse, transpose, conv2d
- * with explicit padding and dilations, depthwiseConv2d, matMul, sum). A kernelFunc may return a real tf.Tensor: the
- * engine then uses it as the output as is (engine.runKernelFunc checks `rank != null`), so the
- * output is created once inside a tidy and nothing else survives.
+ * with explicit padding and dilations, depthwiseConv2d, matMul, sum). A kernelFunc may return a
+ * real tf.Tensor: the engine then uses it as the output as is (engine.runKernelFunc checks
+ * `rank != null`), so the output is created once inside a tidy and nothing else survives.
  *
  * Notation: x [B,H,W,Ci], dy [B,OH,OW,Co], filter f [KH,KW,Ci,Co] (depthwise: [KH,KW,C,M],
  * Co = C·M), stride s, dilation d, padding (top, left) = (pt, pl).
@@ -28,14 +28,6 @@ const CONV2D_BACKPROP_FILTER = 'Conv2DBackpropFilter';
 const CONV2D_BACKPROP_INPUT = 'Conv2DBackpropInput';
 const DW_BACKPROP_INPUT = 'DepthwiseConv2dNativeBackpropInput';
 const DW_BACKPROP_FILTER = 'DepthwiseConv2dNativeBackpropFilter';
-
-/** The kernel names this module fills in or swaps. */
-export const GRADIENT_KERNEL_NAMES = {
-  conv2dBackpropFilter: CONV2D_BACKPROP_FILTER,
-  conv2dBackpropInput: CONV2D_BACKPROP_INPUT,
-  depthwiseBackpropInput: DW_BACKPROP_INPUT,
-  depthwiseBackpropFilter: DW_BACKPROP_FILTER,
-} as const;
 
 // ---------------------------------------------------------------------------------------------
 // attrs and inputs

@@ -138,7 +138,10 @@ function cases(depthwise: boolean): Case[] {
   }
   // Explicit and numeric padding (the attrs carry them through the gradient unchanged).
   const explicit: tf.backend_util.ExplicitPadding = [[0, 0], [1, 2], [2, 0], [0, 0]];
-  if (!depthwise) list.push({ x: [1, 8, 7, 3], k: 3, s: 1, pad: explicit, out: 4 }, { x: [2, 9, 8, 2], k: 3, s: 2, pad: explicit, out: 3 });
+  // Padding wider than the filter reaches (the input gradient then cuts dy instead of padding it).
+  const wide: tf.backend_util.ExplicitPadding = [[0, 0], [3, 0], [0, 4], [0, 0]];
+  list.push({ x: [1, 8, 7, 3], k: 3, s: 1, pad: explicit, out: depthwise ? 2 : 4 }, { x: [2, 9, 8, 2], k: 3, s: 2, pad: explicit, out: depthwise ? 1 : 3 },
+    { x: [1, 7, 8, 2], k: 3, s: 1, pad: wide, out: 2 }, { x: [1, 9, 9, 3], k: 3, s: 2, pad: wide, out: 2 });
   list.push({ x: [1, 8, 7, 3], k: 3, s: 1, pad: 1, out: 2 }, { x: [1, 9, 9, 2], k: 5, s: 2, pad: 2, out: 2 });
   return list;
 }
@@ -193,7 +196,7 @@ test('initBackend({backend: "wasm"}) registers the three missing gradient kernel
 });
 
 for (const depthwise of [false, true]) {
-  const kind = depthwise ? 'DepthwiseConv2dNativeBackpropInput/Filter' : 'Conv2DBackpropFilter (and Conv2DBackpropInput)';
+  const kind = depthwise ? 'DepthwiseConv2dNativeBackpropInput/Filter' : 'Conv2DBackpropFilter and conv2dInputGradient';
   test(`${kind} on wasm equal the cpu kernels on ${cases(depthwise).length} configurations`, async () => {
     registerWasmGradientKernels();
     let seed = depthwise ? 100 : 1;
@@ -204,6 +207,13 @@ for (const depthwise of [false, true]) {
       const r = await on('cpu', () => runGradientKernels(c, depthwise, xv, fv, dyv));
       near(w[0], r[0], `dx ${label(c)}`);
       near(w[1], r[1], `dW ${label(c)}`);
+      if (!depthwise) {
+        // The flipped-filter input gradient the scope swaps in (at any channel count).
+        const info = tf.backend_util.computeConv2DInfo(c.x, filterShapeOf(c, false), c.s, 1, c.pad);
+        const [mine] = await on('wasm', () => tf.tidy(() =>
+          conv2dInputGradient(c.x, tf.tensor4d(dyv, info.outShape), tf.tensor4d(fv, filterShapeOf(c, false)), c.s, c.pad)));
+        near(mine, r[0], `conv2dInputGradient ${label(c)}`);
+      }
       assert.ok(maxAbs(r[1]) > 0.01, 'reference filter gradient is not trivially zero');
       checked++;
     }
