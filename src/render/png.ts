@@ -6,6 +6,7 @@
 import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import type { NDArray } from '../explain/types';
 import { colormapTable, type ColormapName } from './colormap';
+import { encodePng8 } from './png8';
 import { displayImage, expectRank, range, resizeBilinear, type StaticPanel, type StaticScene } from './figure';
 
 const MARGIN = 8;
@@ -80,7 +81,7 @@ export function imageDataUri(image: NDArray, format: 'png' | 'jpeg' = 'png'): st
   const data = ctx.createImageData(width, height);
   data.data.set(px);
   ctx.putImageData(data, 0, 0);
-  return 'data:image/jpeg;base64,' + canvas.encodeSync('jpeg', 90).toString('base64');
+  return 'data:image/jpeg;base64,' + canvas.encodeSync('jpeg', 85).toString('base64');
 }
 
 interface Cell {
@@ -212,8 +213,20 @@ function drawColorbar(ctx: SKRSContext2D, bar: NonNullable<StaticScene['colorbar
   ctx.fillText(formatTick(bar.min), x + 18, y + h);
 }
 
+/** How the static PNG is encoded. */
+export interface PngOptions {
+  /**
+   * 'auto' (default): palette PNG when the scene has ≤ 256 colours (lossless), a quantised
+   * 256-colour PNG when truecolour would exceed `maxTruecolorBytes`, else truecolour.
+   * 'truecolor' / 'indexed' force one encoding.
+   */
+  encoding?: 'auto' | 'truecolor' | 'indexed';
+  /** Above this size a truecolour PNG is replaced by a 256-colour one (default 48 KiB). */
+  maxTruecolorBytes?: number;
+}
+
 /** Renders a figure's static scene to PNG bytes (white background, titles, colour bar). */
-export function renderScenePng(scene: StaticScene): Buffer {
+export function renderScenePng(scene: StaticScene, options: PngOptions = {}): Buffer {
   const { cells, width, height } = layoutScene(scene);
   const canvas = createCanvas(width, height);
   const ctx = canvas.getContext('2d');
@@ -231,5 +244,23 @@ export function renderScenePng(scene: StaticScene): Buffer {
     const bottom = cells.reduce((m, c) => Math.max(m, c.y + PANEL_TITLE_H + c.h), top);
     drawColorbar(ctx, scene.colorbar, width - COLORBAR_W + 4, top, bottom - top);
   }
-  return canvas.toBuffer('image/png');
+  const encoding = options.encoding ?? 'auto';
+  if (encoding === 'truecolor') return canvas.toBuffer('image/png');
+  const px = ctx.getImageData(0, 0, width, height).data;
+  if (encoding === 'indexed') return encodePng8(px, width, height);
+  const truecolor = canvas.toBuffer('image/png');
+  if (truecolor.length <= (options.maxTruecolorBytes ?? 48 * 1024)) {
+    // Small already: use the palette form only when it is lossless and smaller.
+    const indexed = countColours(px, 257) <= 256 ? encodePng8(px, width, height) : null;
+    return indexed && indexed.length < truecolor.length ? indexed : truecolor;
+  }
+  const indexed = encodePng8(px, width, height);
+  return indexed.length < truecolor.length ? indexed : truecolor;
+}
+
+/** Distinct RGB colours, counting stops at `limit`. */
+function countColours(px: Uint8ClampedArray, limit: number): number {
+  const seen = new Set<number>();
+  for (let i = 0; i < px.length && seen.size < limit; i += 4) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+  return seen.size;
 }
