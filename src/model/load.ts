@@ -158,7 +158,10 @@ function parseModelJson(text: string, file: string, maxWeightBytes: number): Par
   try {
     json = JSON.parse(text);
   } catch (e) {
-    const truncated = /end of (JSON )?input/i.test((e as Error).message);
+    // V8 words a cut-off file in several ways; an error at the very end of the text means truncation.
+    const msg = (e as Error).message;
+    const at = /position (\d+)/.exec(msg);
+    const truncated = /end of (JSON )?input|Unterminated/i.test(msg) || (at !== null && Number(at[1]) >= text.trimEnd().length - 1);
     throw new TslabCamError('MODEL_LOAD', `${file} is not valid JSON: ${(e as Error).message}${truncated ? ' (the file looks truncated)' : ''}.`,
       'The file is damaged or incomplete: copy or download model.json again (together with its .bin weight files), or re-export it.', { cause: e });
   }
