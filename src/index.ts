@@ -7,5 +7,9 @@
  */
 export { TslabCamError, type ErrorCode } from './errors';
 export { initBackend, backendInfo, type BackendInfo, type BackendName, type BackendOptions } from './model/backend';
-export * from './explain/types';
+export { listLayers, findTargetLayer, resolveLayer, type LayerInfo } from './model/inspect';
+export { findGapHead, type GapHead } from './model/head';
+export { runEngine, type EngineOptions, type EngineOutput, type ClassChoice } from './model/engine';
+export { describeScoreHead, type ScoreKind } from './model/graph';
+export * from './explain';
 export { tf } from './model/backend';

@@ -1,0 +1,129 @@
+import * as tf from '@tensorflow/tfjs';
+import { runGraph } from '../model/graph';
+import { denseWeights, findGapHead } from '../model/head';
+import { resolveLayer } from '../model/inspect';
+import { tidyData } from './context';
+import { toBatch } from './input';
+import { gapOf, weightedSum } from './maps';
+import { CamResult, ExplainResult, GapResult, GradCamResult, IdentityCheck } from './types';
+
+/** What verify needs beyond the result for identities 4 and 5: the model and the image. */
+export interface VerifyContext {
+  readonly model: tf.LayersModel;
+  readonly image: tf.Tensor;
+}
+
+const TOL = 1e-4;
+
+function compare(id: number, name: string, latex: string, lhs: ArrayLike<number>, rhs: ArrayLike<number>, tolerance = TOL): IdentityCheck {
+  let diff = 0;
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < lhs.length; i++) {
+    const d = Math.abs(lhs[i] - rhs[i]);
+    if (d > diff) {
+      diff = d;
+      worst = i;
+    }
+    scale = Math.max(scale, Math.abs(rhs[i]));
+  }
+  const relDiff = diff / Math.max(scale, 1e-12);
+  return { id, name, latex, lhs: lhs[worst] ?? NaN, rhs: rhs[worst] ?? NaN, diff, relDiff, tolerance, pass: relDiff <= tolerance };
+}
+
+function skipped(id: number, name: string, latex: string, why: string): IdentityCheck {
+  return { id, name, latex, lhs: NaN, rhs: NaN, diff: NaN, relDiff: NaN, tolerance: TOL, pass: true, skipped: why };
+}
+
+const L1 = 'F_k = \\frac{1}{Z}\\sum_{x,y} f_k(x,y)';
+const L2 = 'S_c = \\sum_k w_k^c F_k + b_c';
+const L3 = 'S_c = \\frac{1}{Z}\\sum_{x,y} M_c(x,y) + b_c';
+const L4 = '\\alpha_k^c Z = w_k^c,\\quad L_c Z = \\mathrm{ReLU}(M_c)';
+const L5 = '\\alpha_k^c = \\frac{1}{Z}\\sum_{x,y}\\frac{\\partial S_c}{\\partial f_k(x,y)} \\approx \\frac{S_c(f+\\varepsilon 1_k)-S_c(f-\\varepsilon 1_k)}{2\\varepsilon Z}';
+
+/** 1: F_k computed from f equals the model's own GlobalAveragePooling2D output. */
+function identity1(r: GapResult | CamResult): IdentityCheck {
+  const modelF = (r as { modelF?: Float32Array }).modelF;
+  if (!modelF) return skipped(1, 'GAP', L1, 'the model has no GlobalAveragePooling2D layer at this layer');
+  return compare(1, 'GAP: F_k from f equals the model\'s GAP layer', L1, gapOf(r.f), modelF);
+}
+
+function camIdentities(r: CamResult): IdentityCheck[] {
+  let s2 = r.b;
+  for (let k = 0; k < r.w.length; k++) s2 += r.w[k] * r.F[k];
+  let sumM = 0;
+  for (const v of r.M.data) sumM += v;
+  const s3 = sumM / r.Z + r.b;
+  const out = [identity1(r)];
+  if (r.scoreKind !== 'logits') {
+    out.push(skipped(2, 'score', L2, 'scores are probabilities; S_c is the score before softmax'), skipped(3, 'CAM sum', L3, 'scores are probabilities'));
+    return out;
+  }
+  out.push(compare(2, 'score: Σ_k w_k^c F_k + b_c equals S_c', L2, [s2], [r.S]));
+  out.push(compare(3, 'CAM: Σ_{x,y} M_c / Z + b_c equals S_c', L3, [s3], [r.S]));
+  return out;
+}
+
+/** 4: on a GAP → Dense model, α_k^c·Z = w_k^c and hence L_c·Z = ReLU(M_c). */
+function identity4(r: GradCamResult, ctx?: VerifyContext): IdentityCheck[] {
+  if (!ctx) return [skipped(4, 'Grad-CAM = CAM', L4, 'needs the model: verify(result, {model, image})')];
+  const head = findGapHead(ctx.model);
+  if (!head || head.featureLayer.name !== r.layer) {
+    return [skipped(4, 'Grad-CAM = CAM', L4, head ? `CAM's weights exist only at '${head.featureLayer.name}'` : 'the model has no GAP → Dense head, so w_k^c do not exist')];
+  }
+  if (r.scoreKind !== 'logits') return [skipped(4, 'Grad-CAM = CAM', L4, 'scores are probabilities, so ∂S/∂f is not w/Z')];
+  const { W, K, classes } = denseWeights(ctx.model, head);
+  const wc = Float32Array.from({ length: K }, (_, k) => W[k * classes + r.classIndex]);
+  const M = weightedSum(r.f, wc);
+  return [
+    compare(4, 'Grad-CAM weights: α_k^c · Z equals w_k^c', L4, r.alpha.map((a) => a * r.Z), wc),
+    compare(4, 'Grad-CAM map: L_c · Z equals ReLU(M_c)', L4, r.L.data.map((v) => v * r.Z), M.map((v) => (v > 0 ? v : 0))),
+  ];
+}
+
+/**
+ * 5: α_k^c against a finite difference: adding ε to every position of map k changes S_c by
+ * 2εZ·α_k^c between f+ε1_k and f−ε1_k. Checked on the `channels` channels of largest |α|.
+ */
+function identity5(r: GradCamResult, ctx?: VerifyContext, channels = 3): IdentityCheck {
+  if (!ctx) return skipped(5, 'α by finite differences', L5, 'needs the model: verify(result, {model, image})');
+  const layer = resolveLayer(ctx.model, r.layer);
+  const batch = toBatch(ctx.model, ctx.image);
+  try {
+    const image = batch.shape[0] === 1 ? batch : null;
+    if (!image) return skipped(5, 'α by finite differences', L5, 'give the single image this result came from');
+    const [h, w, K] = r.f.shape;
+    const order = Array.from(r.alpha.keys()).sort((a, b) => Math.abs(r.alpha[b]) - Math.abs(r.alpha[a])).slice(0, Math.min(channels, K));
+    let fScale = 0;
+    for (const v of r.f.data) fScale = Math.max(fScale, Math.abs(v));
+    // Small enough that few ReLU kinks are crossed, large enough that 2εZα stands far above
+    // float32 rounding of S.
+    const eps = 1e-4 * Math.max(fScale, 1e-3);
+    const S = (k: number, sign: number): number => tidyData(() => {
+      const shifted = Float32Array.from(r.f.data);
+      for (let p = 0; p < h * w; p++) shifted[p * K + k] += sign * eps;
+      const out = runGraph(ctx.model, image, { capture: layer.path, scoreKind: r.scoreKind, override: tf.tensor4d(shifted, [1, h, w, K]) });
+      return out.scores.dataSync()[r.classIndex];
+    });
+    const fd = order.map((k) => (S(k, 1) - S(k, -1)) / (2 * eps * h * w));
+    return compare(5, 'Grad-CAM weights α_k^c match finite differences of S_c', L5, order.map((k) => r.alpha[k]), fd, 2e-2);
+  } finally {
+    batch.dispose();
+  }
+}
+
+/**
+ * Evaluates the article's identities on a result's real numbers: each with both sides, the
+ * difference, the tolerance and pass/fail (skipped ones say why they do not apply).
+ * 1 GAP, 2 score, 3 CAM sum (CAM results); 4 Grad-CAM = CAM on GAP models and 5 α by finite
+ * differences (Grad-CAM results; pass {model, image}).
+ */
+export function verify(result: ExplainResult, ctx?: VerifyContext): IdentityCheck[] {
+  switch (result.method) {
+    case 'gap': return [identity1(result)];
+    case 'cam': return camIdentities(result);
+    case 'gradCam': return [...identity4(result, ctx), identity5(result, ctx)];
+    case 'guidedGradCam': return [...identity4(result.gradCam, ctx), identity5(result.gradCam, ctx)];
+    case 'guidedBackprop': return [];
+  }
+}
