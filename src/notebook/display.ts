@@ -174,7 +174,7 @@ export function displayable<T extends object>(value: T, summary?: SummaryFn): T 
     writable: true,
     value: function inspectHook(this: object, depth: number, options: { depth?: number | null }): string {
       const topLevel = depth === (options?.depth ?? depth);
-      if (topLevel && kernelWriter()) {
+      if (topLevel && (kernelWriter() !== null || inTslab())) {
         try {
           show(this);
           return line(this);

@@ -12,7 +12,7 @@ export {
   createProgress, progressHtml, progressText, type Progress, type ProgressOptions, type ProgressState, type TextSink,
 } from './progress';
 export {
-  arrayFigure, bars, classDropdown, comparison, displayableResult, featureMaps, guidedImage, heatmap, identityChecksBundle, image,
-  isExplainResult, isIdentityCheck, isNDArray, isTensorLike, layerSlider, overlay, registerDefaultRenderers, resultFigure,
-  resultSummary, tensorToNDArray,
+  arrayFigure, bars, classDropdown, comparison, displayableResult, displayableResults, featureMaps, gallery, guidedImage, heatmap,
+  identityChecksBundle, image, isExplainResult, isIdentityCheck, isNDArray, isTensorLike, layerSlider, overlay,
+  registerDefaultRenderers, resultFigure, resultListFigure, resultListSummary, resultSummary, tensorToNDArray,
 } from './renderers';

@@ -95,9 +95,14 @@ export function sendDisplay(content: DisplayContent, update = false): Delivery {
   if (!raw) return 'none';
   const html = content.data['text/html'];
   const text = content.data['text/plain'];
-  if (typeof html === 'string') raw('text/html', html);
-  else if (typeof text === 'string') raw('text/plain', text);
-  else return 'none';
+  try {
+    if (typeof html === 'string') raw('text/html', html);
+    else if (typeof text === 'string') raw('text/plain', text);
+    else return 'none';
+  } catch {
+    // tslab throws "Not ready" before its first cell has run.
+    return 'none';
+  }
   return 'single-mime';
 }
 

@@ -9,9 +9,9 @@ import type {
 import { escapeHtml } from '../render/escape';
 import type { Figure } from '../render/figure';
 import {
-  barsFigure, classDropdownFigure, classLabel, comparisonFigure, featureMapsFigure, guidedFigure, heatmapFigure, imageFigure,
-  layerSliderFigure, overlayFigure, resultFeatureMapsFigure, resultTitle,
-  type ComparisonParts, type FeatureMapOptions, type FigureOptions, type MapResult, type OverlayOptions,
+  barsFigure, classDropdownFigure, classLabel, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure,
+  imageFigure, layerSliderFigure, overlayFigure, resultFeatureMapsFigure, resultTitle,
+  type ComparisonParts, type FeatureMapOptions, type FigureOptions, type GalleryOptions, type MapResult, type OverlayOptions,
 } from '../render/figures';
 import { htmlBundle, type DisplayBundle } from './bundle';
 import { displayable, registerRenderer } from './display';
@@ -112,11 +112,34 @@ export function identityChecksBundle(checks: readonly IdentityCheck[]): DisplayB
   return htmlBundle(html, `identity checks: ${passed} pass, ${failed} fail, ${skipped} skipped`);
 }
 
-/** Several map results of one image: a class dropdown when classes differ, else a layer slider. */
-function mapListFigure(list: readonly MapResult[], options: OverlayOptions): Figure {
-  const layers = new Set(list.map((r) => r.layer));
-  return layers.size > 1 && new Set(list.map((r) => r.classIndex)).size === 1
-    ? layerSliderFigure(list, options) : classDropdownFigure(list, options);
+/** True when every result explains the same input image (same array, or equal values). */
+function sameInput(list: readonly ExplainResult[]): boolean {
+  const a = list[0].input;
+  return list.every((r) => r.input === a || (r.input.data.length === a.data.length && r.input.shape.join() === a.shape.join() &&
+    r.input.data.every((v, i) => v === a.data[i])));
+}
+
+/**
+ * A list of results. Maps of one image: a class dropdown when classes differ, a layer slider when
+ * only layers differ. Anything else (a batch over several images): a gallery.
+ */
+export function resultListFigure(list: readonly ExplainResult[], options: GalleryOptions = {}): Figure {
+  if (list.every(isMapResult) && list.length > 1 && sameInput(list)) {
+    const maps = list as readonly MapResult[];
+    const oneClass = new Set(maps.map((r) => r.classIndex)).size === 1;
+    if (oneClass && new Set(maps.map((r) => r.layer)).size > 1) return layerSliderFigure(maps, options);
+    if (!oneClass) return classDropdownFigure(maps, options);
+  }
+  return galleryFigure(list, options);
+}
+
+/** "3 Grad-CAM results: class 1, class 4 (cat), … · layer conv2" */
+export function resultListSummary(list: readonly ExplainResult[]): string {
+  if (!list.length) return '0 results';
+  const methods = [...new Set(list.map((r) => resultTitle(r).split(' · ')[0]))].join('/');
+  const classes = list.slice(0, 5).map((r) => classLabel(r)).join(', ') + (list.length > 5 ? ', …' : '');
+  const layers = [...new Set(list.map((r) => r.layer))].join(', ');
+  return `${list.length} ${methods} result${list.length === 1 ? '' : 's'}: ${classes} · layer ${layers}`;
 }
 
 /** An object that bundles the methods' results for one image (the comparison row shows it). */
@@ -143,8 +166,8 @@ export function registerDefaultRenderers(): void {
   registerRenderer((x): x is IdentityCheck[] => Array.isArray(x) && x.length > 0 && x.every(isIdentityCheck),
     (c) => identityChecksBundle(c), 'identity checks');
   registerRenderer(isExplainResult, (r, o) => resultFigure(r, o), 'explain result');
-  registerRenderer((x): x is MapResult[] => Array.isArray(x) && x.length > 0 && x.every(isMapResult),
-    (list, o) => mapListFigure(list, o), 'map results');
+  registerRenderer((x): x is ExplainResult[] => Array.isArray(x) && x.length > 0 && x.every(isExplainResult),
+    (list, o) => resultListFigure(list, o), 'result list');
   registerRenderer(isComparisonParts, (p, o) => comparisonFigure(comparisonPartsOf(p), o), 'comparison');
 }
 
@@ -168,6 +191,20 @@ export function resultSummary(r: object): string {
 /** Makes a result display itself as a cell's last expression (and print one line elsewhere). */
 export function displayableResult<T extends ExplainResult>(result: T): T {
   return displayable(result, resultSummary);
+}
+
+/**
+ * Makes a list of results (a batch, top-k classes, several layers) display itself as one figure
+ * when it is a cell's last expression; its elements become displayable too (for show(list[i])).
+ */
+export function displayableResults<T extends ExplainResult>(results: T[]): T[] {
+  for (let i = 0; i < results.length; i++) results[i] = displayableResult(results[i]);
+  return displayable(results, (list) => resultListSummary(list as ExplainResult[]));
+}
+
+/** A batch of results as a grid, one panel per image. */
+export function gallery(results: readonly ExplainResult[], options?: GalleryOptions): Figure {
+  return displayable(galleryFigure(results, options));
 }
 
 // Notebook-facing figures: the render/ figures made displayable.

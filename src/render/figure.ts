@@ -82,7 +82,8 @@ export type FigureKind =
   | 'comparison'
   | 'guided'
   | 'image'
-  | 'bars';
+  | 'bars'
+  | 'gallery';
 
 /** A figure: interactive spec + static scene + a one-line text summary. */
 export interface Figure {

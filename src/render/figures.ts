@@ -522,3 +522,73 @@ export function barsFigure(values: ArrayLike<number>, options: FigureOptions & {
     scene: { title, columns: 2, panelSize: 200, spans: { 0: 2 }, panels: [{ kind: 'bars', title: name, values: Array.from(values), highlight: [best] }] },
   };
 }
+
+/** Options of the gallery of per-image results. */
+export interface GalleryOptions extends OverlayOptions {
+  /** Columns of the grid (default: up to 4). */
+  columns?: number;
+  /** At most this many images are drawn (default 16), so a large batch stays a small figure. */
+  limit?: number;
+}
+
+/**
+ * One panel per image of a batch: CAM/Grad-CAM maps over their own input, guided results as
+ * images, GAP results as their input. Titles name each image's class.
+ */
+export function galleryFigure(results: readonly (MapResult | GuidedBackpropResult | GuidedGradCamResult | GapResult)[],
+  options: GalleryOptions = {}): Figure {
+  if (!results.length) throw new TslabCamError('BAD_OPTION', 'galleryFigure got no results.', 'Pass at least one result.');
+  const shown = results.slice(0, Math.max(1, options.limit ?? 16));
+  const cmap = options.colormap ?? DEFAULT_COLORMAP;
+  const opacity = options.opacity ?? 0.5;
+  const cols = Math.max(1, Math.min(shown.length, options.columns ?? 4));
+  const rows = Math.ceil(shown.length / cols);
+  const first = shown[0];
+  const title = options.title ?? `${METHOD_LABEL[first.method]} · ${results.length} image${results.length === 1 ? '' : 's'} · layer ${first.layer}` +
+    (shown.length < results.length ? ` (first ${shown.length})` : '');
+  const gap = 0.02;
+  const rowGap = 0.08;
+  const cw = (1 - gap * (cols - 1)) / cols;
+  const ch = (1 - rowGap * rows) / rows;
+  const layout = baseLayout(title, options.width ?? 200 * cols + 100, options.height ?? 220 * rows + 80);
+  layout.showlegend = false;
+  const data: JsonObject[] = [];
+  const annotations: JsonValue[] = [];
+  const panels: StaticPanel[] = [];
+  const mapTraces: number[] = [];
+  shown.forEach((r, i) => {
+    const ax = i === 0 ? '' : String(i + 1);
+    const x0 = (i % cols) * (cw + gap);
+    const y1 = 1 - Math.floor(i / cols) * (ch + rowGap) - rowGap;
+    Object.assign(layout, imageAxes(ax, [x0, x0 + cw], [y1 - ch, y1], `x${ax}`));
+    const label = `#${i} ${classLabel(r)}`;
+    if (r.method === 'cam' || r.method === 'gradCam') {
+      const image = displayImage(r.input);
+      const [H, W] = image.shape;
+      data.push(imageTrace(image, chooseFormat(image, options.imageFormat), ax, label));
+      mapTraces.push(data.length);
+      data.push(mapOverImageTrace(shownMap(r, options.resolution ?? 'layer'), H, W, ax, {
+        colormap: cmap, zmin: 0, zmax: 1, opacity, name: label, colorbar: i === 0,
+      }));
+      panels.push({ kind: 'overlay', title: label, image, map: r.upsampled, colormap: cmap, zmin: 0, zmax: 1, opacity });
+    } else {
+      const image = displayImage(r.method === 'gap' ? r.input : guidedImage(r));
+      data.push(imageTrace(image, chooseFormat(image, options.imageFormat), ax, label));
+      panels.push({ kind: 'rgb', title: label, image });
+    }
+    annotations.push({ text: t(label), x: x0 + cw / 2, y: y1, xref: 'paper', yref: 'paper', showarrow: false, font: { size: 11 }, yanchor: 'bottom' });
+  });
+  layout.annotations = annotations;
+  if (mapTraces.length) layout.sliders = [opacitySlider(mapTraces, opacity)];
+  const [H0, W0] = displayImage(first.input).shape;
+  return {
+    kind: 'gallery',
+    title,
+    summary: `${title}: ${shown.map((r) => classLabel(r)).join(' | ')}`,
+    plotly: { data, layout, config: CONFIG },
+    scene: {
+      title, columns: cols, panelSize: Math.min(staticPanelSize(H0, W0), 160), panels,
+      colorbar: mapTraces.length ? { colormap: cmap, min: 0, max: 1 } : undefined,
+    },
+  };
+}

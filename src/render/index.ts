@@ -3,5 +3,6 @@ export * from './colormap';
 export * from './escape';
 export * from './figure';
 export * from './figures';
-export { encodePng, imageDataUri, imagePixels, mapPixels, overlayPixels, renderScenePng, sceneSize } from './png';
+export { encodePng, imageDataUri, imagePixels, mapPixels, overlayPixels, renderScenePng, sceneSize, type PngOptions } from './png';
+export { encodePng8, encodeIndexedPng } from './png8';
 export { syntheticExample, type SyntheticExample, type SyntheticOptions } from './synthetic';

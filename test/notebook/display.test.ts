@@ -10,7 +10,7 @@ import { syntheticExample } from '../../src/render/synthetic';
 import { heatmapFigure, overlayFigure } from '../../src/render/figures';
 import { sceneSize } from '../../src/render/png';
 import {
-  PLOTLY_MIME, displayable, displayableResult, identityChecksBundle, markPlotlyEmbedded, overlay, pageHtml, registerRenderer,
+  PLOTLY_MIME, displayable, displayableResult, displayableResults, identityChecksBundle, markPlotlyEmbedded, overlay, pageHtml, registerRenderer,
   saveHtml, savePng, setDisplayOptions, show, toBundle, useDisplayWriter, type DisplayContent,
 } from '../../src/notebook';
 import { EVIL, evilExample } from '../render/fixtures';
@@ -175,4 +175,49 @@ test('outside a kernel the bundle is data: standalone .html (plotly inlined) and
   const img = await loadImage(fs.readFileSync(png));
   assert.ok(img.width > 100);
   fs.rmSync(dir, { recursive: true });
+});
+
+test('lists of results: top-k classes → dropdown, layers → slider, a batch of images → gallery', () => {
+  const a = syntheticExample({ size: 32, layerSize: 4, classIndex: 1 });
+  const b = syntheticExample({ size: 32, layerSize: 4, classIndex: 2 });
+  const other = syntheticExample({ size: 32, layerSize: 4, classIndex: 2, seed: 9 });
+  const mid = syntheticExample({ size: 32, layerSize: 8, classIndex: 1, layer: 'mid' });
+  const kind = (v: unknown) => String(toBundle(v).data['text/plain']);
+  assert.match(kind([a.gradCam, { ...b.gradCam, input: a.gradCam.input }]), /top-2 classes/);
+  assert.match(kind([a.gradCam, { ...mid.gradCam, input: a.gradCam.input }]), /2 layers/);
+  assert.match(kind([a.gradCam, other.gradCam]), /Grad-CAM · 2 images/);
+  assert.match(kind([a.guided, other.guided]), /Guided Backprop · 2 images/);
+  const list = displayableResults([a.cam, other.cam]);
+  let printed = '';
+  const sent = withWriter(() => {
+    printed = util.inspect(list);
+  });
+  assert.equal(printed, '2 CAM results: class 1, class 2 · layer conv_last');
+  assert.equal(sent.length, 2);
+  assert.equal(util.inspect(list[0]).startsWith('CAM · class 1'), true);
+});
+
+test('kernel detection: the writer is found in the module cache; without it tslab display.raw sends HTML only', () => {
+  const g = globalThis as { __tslab__?: unknown };
+  const fakeId = path.join(os.tmpdir(), 'node_modules', 'tslab', 'dist', 'jupyter.js');
+  const sent: DisplayContent[] = [];
+  const mod = { id: fakeId, filename: fakeId, loaded: true, exports: { lastWriteDisplayData: (c: DisplayContent) => sent.push(c) } };
+  const raws: [string, string][] = [];
+  g.__tslab__ = { require: (id: string) => (id === 'tslab' ? { display: { raw: (m: string, d: string) => raws.push([m, d]) } } : undefined) };
+  markPlotlyEmbedded(false);
+  try {
+    require.cache[fakeId] = mod as unknown as NodeJS.Module;
+    show(syntheticExample({ size: 16, layerSize: 4 }).cam);
+    assert.equal(sent.length, 2, 'embed + bundle through the cached writer');
+    assert.equal(typeof sent[1].data[PLOTLY_MIME], 'object');
+    delete require.cache[fakeId];
+    markPlotlyEmbedded(false);
+    show(syntheticExample({ size: 16, layerSize: 4 }).cam);
+    assert.deepEqual(raws.map((r) => r[0]), ['text/html', 'text/html'], 'embed + figure as single-MIME HTML');
+    assert.match(raws[1][1], /tslab-cam-fallback/);
+  } finally {
+    delete require.cache[fakeId];
+    delete g.__tslab__;
+    markPlotlyEmbedded(false);
+  }
 });

@@ -6,7 +6,7 @@ import { colormap, colormapTable, plotlyColorscale } from '../../src/render/colo
 import { escapeHtml, jsonForScript } from '../../src/render/escape';
 import { guidedDisplay, range, resizeBilinear, type Figure } from '../../src/render/figure';
 import {
-  barsFigure, classDropdownFigure, comparisonFigure, featureMapsFigure, guidedFigure, heatmapFigure, imageFigure,
+  barsFigure, classDropdownFigure, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure, imageFigure,
   layerSliderFigure, orderByWeight, overlayFigure, resultFeatureMapsFigure,
 } from '../../src/render/figures';
 import { renderScenePng, sceneSize } from '../../src/render/png';
@@ -161,4 +161,16 @@ test('bilinear resize keeps constants and corners, heatmap ranges ignore NaN', (
   assert.deepEqual(range([NaN, 1, -2, Infinity]), { min: -2, max: 1 });
   const fig = heatmapFigure({ data: Float32Array.from([NaN, 1, 2, 3]), shape: [2, 2] });
   assert.equal((fig.plotly.data[0].z as (number | null)[][])[0][0], null);
+});
+
+test('gallery: one panel per image, maps over their own input, limited to `limit` images', () => {
+  const list = [1, 2, 3].map((seed) => syntheticExample({ size: 24, layerSize: 3, seed, className: EVIL }).gradCam);
+  const fig = galleryFigure(list, { limit: 2, columns: 2 });
+  assert.equal(fig.scene.panels.length, 2);
+  assert.equal(fig.plotly.data.filter((d) => d.type === 'image').length, 2);
+  assert.equal(fig.plotly.data.filter((d) => d.type === 'heatmap').length, 2);
+  assert.match(fig.title, /3 images .*first 2/);
+  assert.ok(!JSON.stringify(fig.plotly).includes('<script'));
+  const guided = galleryFigure([syntheticExample({ size: 24, layerSize: 3 }).guided]);
+  assert.equal(guided.plotly.data.length, 1);
 });
