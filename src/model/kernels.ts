@@ -355,25 +355,32 @@ interface SwapRecord {
 const swaps = new Map<string, SwapRecord>();
 
 /**
- * Below this many input channels (the channels of dx) a strided input gradient stays with the
- * backend's own kernel: with few output channels the zero-spread conv's matrix products are
- * thin and it measured 0.5–0.7× the speed of wasm's direct loop (first layer, 112×112×3,
- * stride 2), while at 8 channels it was already 1.4× faster and at 16+ 2.7× and more.
+ * When a strided input gradient stays with the backend's own kernel. The zero-spread conv does
+ * s² times the multiplications of wasm's direct loop (most of them by inserted zeros), and wins
+ * only when its matrix products are wide and tall enough. Measured (min of 12–25 interleaved
+ * runs, wasm, 3×3 / 1×1, stride 2): with ≥ 8 input channels and ≥ 784 positions (B·H·W, 28×28
+ * at batch 1) it was 1.6–2.7× faster; with 3 input channels (the stem, 112×112×3) 0.75–0.82×,
+ * and at batch 1 with 14×14 or 8×8 inputs 0.29–0.76×.
  */
-const MIN_CHANNELS_FOR_STRIDED_REPLACEMENT = 8;
+const STRIDED_MIN_CHANNELS = 8;
+const STRIDED_MIN_POSITIONS = 784;
 
 /**
  * Conv2DBackpropInput for the scope on wasm: the flipped-filter forward conv, which measured
  * 2–25× faster than wasm's kernel at stride 1 and bit-identical to it (bench/kernels-probe.ts);
- * strided cases with few input channels go to the original kernel (see the constant above).
+ * strided cases where it measured slower go to the original kernel (see the constants above).
  */
 function fastConv2dBackpropInput(original: tf.KernelConfig | undefined): tf.KernelFunc {
   return (args: KernelArgs) => {
     const strides = pairOf(attr<number | number[]>(args.attrs, 'strides'), 1);
     const inputShape = shape4(attr<number[]>(args.attrs, 'inputShape'), 'inputShape');
-    const channels = isChannelsFirst(attr<string>(args.attrs, 'dataFormat')) ? inputShape[1] : inputShape[3];
+    const cf = isChannelsFirst(attr<string>(args.attrs, 'dataFormat'));
+    const channels = cf ? inputShape[1] : inputShape[3];
+    const positions = inputShape[0] * (cf ? inputShape[2] * inputShape[3] : inputShape[1] * inputShape[2]);
     const strided = strides[0] > 1 || strides[1] > 1;
-    if (original && strided && channels < MIN_CHANNELS_FOR_STRIDED_REPLACEMENT) return original.kernelFunc(args);
+    if (original && strided && (channels < STRIDED_MIN_CHANNELS || positions < STRIDED_MIN_POSITIONS)) {
+      return original.kernelFunc(args);
+    }
     return conv2dBackpropInputKernel(args);
   };
 }
@@ -399,7 +406,8 @@ function restoreKernels(record: SwapRecord, backendName: string): void {
  * filter gradient, so they are unchanged, while fused convs (whose custom gradient always asks
  * for dW) stop paying for it. On wasm, Conv2DBackpropInput is also replaced by the forward conv
  * with the flipped filter (conv2dInputGradient: bit-identical to wasm's kernel where measured,
- * 2–25× faster), except strided convs with fewer than 8 input channels. The originals come back
+ * 2–25× faster), except strided convs where that measured slower (few channels or small
+ * images; see STRIDED_MIN_CHANNELS). The originals come back
  * when the outermost scope ends, also when `fn` throws; nested scopes share the outermost swap.
  * Filter gradients taken inside are zeros. Bias gradients are unaffected.
  */

@@ -398,28 +398,34 @@ test('nested scopes: the inner exit keeps the swap, the outer exit restores it',
   assert.equal(tf.memory().numTensors, n0);
 });
 
-test('the scope\'s Conv2DBackpropInput on wasm equals wasm\'s own kernel (NHWC and NCHW, strides 1 and 2, few and many channels)', async () => {
+test('the scope\'s Conv2DBackpropInput on wasm equals wasm\'s own kernel, and is used only where it measured faster', async () => {
   await tf.setBackend('wasm');
-  const configs: Case[] = [
-    { x: [2, 9, 8, 3], k: 3, s: 1, pad: 'same', out: 5 },
-    { x: [1, 10, 9, 3], k: 3, s: 2, pad: 'same', out: 4 }, // < 8 channels, strided: original kernel
-    { x: [1, 10, 9, 12], k: 3, s: 2, pad: 'valid', out: 4 },
-    { x: [2, 8, 8, 16], k: 1, s: 1, pad: 'same', out: 24 },
-    { x: [1, 11, 11, 8], k: 5, s: 2, pad: 'same', out: 3 },
+  // replaced: whether the scope runs the flipped-filter conv (a nested Conv2D) or wasm's kernel.
+  const configs: Array<Case & { replaced: boolean }> = [
+    { x: [2, 9, 8, 3], k: 3, s: 1, pad: 'same', out: 5, replaced: true },
+    { x: [2, 8, 8, 16], k: 1, s: 1, pad: 'same', out: 24, replaced: true },
+    { x: [1, 30, 29, 8], k: 3, s: 2, pad: 'same', out: 6, replaced: true },
+    { x: [2, 21, 20, 9], k: 5, s: 2, pad: 'valid', out: 4, replaced: true },
+    { x: [1, 30, 30, 3], k: 3, s: 2, pad: 'same', out: 4, replaced: false }, // 3 channels, strided
+    { x: [1, 10, 9, 12], k: 3, s: 2, pad: 'valid', out: 4, replaced: false }, // 90 positions, strided
   ];
   for (const c of configs) {
     for (const dataFormat of ['NHWC', 'NCHW'] as const) {
       const { xv, fv, dyv } = dataFor(c, false, 41);
       const [own] = await on('wasm', () => runGradientKernels(c, false, xv, fv, dyv, dataFormat));
       const n0 = tf.memory().numTensors;
-      const swapped = withActivationGradientsOnly(() => {
+      let swapped = new Float32Array(0);
+      const profile = await withActivationGradientsOnly(() => tf.profile(() => {
         const [dx, df] = runGradientKernels(c, false, xv, fv, dyv, dataFormat);
-        const out = Float32Array.from(dx.dataSync());
+        swapped = Float32Array.from(dx.dataSync());
         tf.dispose([dx, df]);
-        return out;
-      });
+        return [];
+      }));
       assert.equal(tf.memory().numTensors, n0);
       near(swapped, own, `scoped dx ${label(c)} ${dataFormat}`);
+      const names = profile.kernels.map((k) => k.name);
+      assert.ok(names.includes('Conv2DBackpropInput'));
+      assert.equal(names.includes('Conv2D'), c.replaced, `${label(c)}: kernels ${names.join(',')}`);
     }
   }
 });
