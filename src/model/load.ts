@@ -415,17 +415,19 @@ function shardLocation(loc: Location, p: string): Location {
   }
   const dir = path.dirname(loc.path);
   const file = path.resolve(dir, p);
-  if (path.isAbsolute(p) || path.relative(dir, file).startsWith('..')) {
+  if (path.isAbsolute(p) || /^[a-z][a-z0-9+.-]*:/i.test(p) || path.relative(dir, file).startsWith('..')) {
     throw new TslabCamError('MODEL_LOAD', `${loc.path} lists weight file ${p}, which is outside its folder.`,
       'Weight files must sit next to model.json and be listed by relative name; re-export the model.');
   }
   return { kind: 'file', path: file };
 }
 
-function sizeMismatch(file: string, g: number, group: WeightGroup, shards: string[], got: number, truncatedOnly: boolean): TslabCamError {
+/** `got` is the byte count found, or a string such as 'more than 1234' when reading stopped early. */
+function sizeMismatch(file: string, g: number, group: WeightGroup, shards: string[], got: number | string): TslabCamError {
+  const short = typeof got === 'number' && got < group.storedBytes;
   return new TslabCamError('MODEL_LOAD',
-    `${file}: the weight file${shards.length > 1 ? 's' : ''} of group ${g + 1} (${shards.join(', ')}) hold ${got} bytes, but the ${group.weights.length} weights listed for ${shards.length > 1 ? 'them' : 'it'} need ${group.storedBytes} bytes` +
-    `${truncatedOnly || got < group.storedBytes ? ' (truncated or from another model)' : ' (from another model, or the manifest was edited)'}.`,
+    `${file}: the weight file${shards.length > 1 ? 's' : ''} of group ${g + 1} (${shards.join(', ')}) hold${shards.length > 1 ? '' : 's'} ${got} bytes, but the ${group.weights.length} weights listed for ${shards.length > 1 ? 'them' : 'it'} need ${group.storedBytes} bytes` +
+    `${short ? ' (truncated or from another model)' : ' (from another model, or the manifest was edited)'}.`,
     'Copy or download model.json and all of its .bin files again, together, from the same export.');
 }
 
@@ -448,7 +450,7 @@ async function readShards(loc: Location, parsed: ParsedModelJson, timeoutMs: num
           throw fileError(e, shard, 'Weight file');
         }
       }
-      if (sum !== group.storedBytes) throw sizeMismatch(file, g, group, [...group.paths], sum, false);
+      if (sum !== group.storedBytes) throw sizeMismatch(file, g, group, [...group.paths], sum);
     }
     for (const group of locations) {
       for (const s of group) {
@@ -464,7 +466,7 @@ async function readShards(loc: Location, parsed: ParsedModelJson, timeoutMs: num
   }
   for (const [g, group] of parsed.groups.entries()) {
     let sum = 0;
-    for (const s of locations[g]) {
+    for (const [i, s] of locations[g].entries()) {
       const u = (s as { url: URL }).url;
       const res = await httpGet(u, timeoutMs, 'weight file');
       if (!res.ok) {
@@ -479,12 +481,20 @@ async function readShards(loc: Location, parsed: ParsedModelJson, timeoutMs: num
           'Serve the .bin files as raw bytes next to model.json (on GitHub use the "raw" links).');
       }
       // Never accept more than the group still needs: a lying server cannot make us allocate.
-      const { bytes, over } = await readBody(res, group.storedBytes - sum);
-      if (over) throw sizeMismatch(file, g, group, [...group.paths], group.storedBytes + 1, false);
+      // A declared Content-Length that is too large is refused before reading the body.
+      const room = group.storedBytes - sum;
+      const declared = Number(res.headers.get('content-length') ?? NaN);
+      if (Number.isFinite(declared) && declared > room) {
+        await res.body?.cancel();
+        const last = i === locations[g].length - 1;
+        throw sizeMismatch(file, g, group, [...group.paths], last ? sum + declared : `at least ${sum + declared}`);
+      }
+      const { bytes, over } = await readBody(res, room);
+      if (over) throw sizeMismatch(file, g, group, [...group.paths], `more than ${group.storedBytes}`);
       sum += bytes.byteLength;
       out.push(toArrayBuffer(bytes));
     }
-    if (sum !== group.storedBytes) throw sizeMismatch(file, g, group, [...group.paths], sum, true);
+    if (sum !== group.storedBytes) throw sizeMismatch(file, g, group, [...group.paths], sum);
   }
   return out;
 }
@@ -530,6 +540,12 @@ function withVariableCleanup<T>(build: () => Promise<T>): Promise<T> {
   });
 }
 
+/** The first line of an error's message, or its name when the message is empty (some tfjs asserts). */
+function firstLine(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  return e.message.split('\n')[0].trim() || `${e.constructor?.name ?? e.name} without a message`;
+}
+
 /** tfjs drops a Keras RNN cell name when matching (layer/cell/weight → layer/weight); so do we. */
 function shortName(name: string): string {
   const t = name.split('/');
@@ -573,8 +589,8 @@ async function buildModel(parsed: ParsedModelJson, shards: ArrayBuffer[], file: 
     }));
   } catch (e) {
     if (e instanceof TslabCamError) throw e;
-    throw new TslabCamError('MODEL_LOAD', `${file}: TensorFlow.js could not rebuild the layers: ${(e as Error).message.split('\n')[0]}`,
-      'The topology uses a layer option this TensorFlow.js version does not support; re-export the model with plain built-in layers, or save it from tfjs with model.save.', { cause: e });
+    throw new TslabCamError('MODEL_LOAD', `${file}: TensorFlow.js could not rebuild the layers (${firstLine(e)}).`,
+      'The topology is damaged or uses a layer option this TensorFlow.js version does not support: re-export the model with built-in layers (tensorflowjs_converter, or model.save from tfjs).', { cause: e });
   }
   // Step 2: the weights. Any failure from here disposes the model, and the decoded tensors are
   // always disposed (loadWeights assigns their data to the variables, which keep it alive).
@@ -593,7 +609,7 @@ async function buildModel(parsed: ParsedModelJson, shards: ArrayBuffer[], file: 
   } catch (e) {
     model.dispose();
     if (e instanceof TslabCamError) throw e;
-    throw new TslabCamError('MODEL_LOAD', `${file}: the weights could not be loaded: ${(e as Error).message.split('\n')[0]}`,
+    throw new TslabCamError('MODEL_LOAD', `${file}: the weights could not be loaded (${firstLine(e)}).`,
       'model.json and its .bin files must come from the same export: copy them again together.', { cause: e });
   }
   return model;

@@ -70,6 +70,27 @@ before(async () => {
   server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push(url.pathname);
+    if (url.pathname === '/slow/model.json') {
+      return; // never answers: the client's timeout must end the request
+    }
+    if (url.pathname === '/html-shard/weights.bin') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>login</html>');
+      return;
+    }
+    if (url.pathname === '/endless/weights.bin') {
+      // Chunked, no Content-Length, far more bytes than any manifest needs.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024);
+      let sent = 0;
+      const push = (): void => {
+        while (sent < 64 && res.write(chunk)) sent++;
+        if (sent < 64) res.once('drain', () => { sent++; push(); });
+        else res.end();
+      };
+      push();
+      return;
+    }
     if (url.pathname === '/page/model.json') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end('<!DOCTYPE html><html><body>Sign in to view this file</body></html>');
@@ -106,6 +127,11 @@ async function writeBadFiles(): Promise<void> {
   fs.unlinkSync(path.join(copyDir(good, path.join(tmp, 'missing-shard')), 'weights.bin'));
   fs.writeFileSync(path.join(copyDir(good, path.join(tmp, 'short-shard')), 'weights.bin'), bin.subarray(0, bin.length - 10));
   fs.writeFileSync(path.join(copyDir(good, path.join(tmp, 'long-shard')), 'weights.bin'), Buffer.concat([bin, Buffer.alloc(8)]));
+  copyDir(path.join(tmp, 'missing-shard'), path.join(tmp, 'html-shard'));
+  copyDir(path.join(tmp, 'missing-shard'), path.join(tmp, 'endless'));
+  const elsewhere = JSON.parse(goodJson) as { weightsManifest: Array<{ paths: string[] }> };
+  elsewhere.weightsManifest[0].paths = ['http://127.0.0.2:9/weights.bin'];
+  fs.writeFileSync(path.join(copyDir(good, path.join(tmp, 'other-origin')), 'model.json'), JSON.stringify(elsewhere));
   const graph = path.join(tmp, 'graph');
   fs.mkdirSync(graph);
   fs.writeFileSync(path.join(graph, 'model.json'), JSON.stringify({
@@ -116,6 +142,7 @@ async function writeBadFiles(): Promise<void> {
 }
 
 after(async () => {
+  server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -234,9 +261,9 @@ test('bad model files: corrupt, truncated, missing or mis-sized shards, graph mo
   await expectLoadError(() => loadModel(path.join(tmp, 'corrupt')), 'MODEL_LOAD', /corrupt[/\\]model\.json is not valid JSON/);
   await expectLoadError(() => loadModel(path.join(tmp, 'truncated')), 'MODEL_LOAD', /not valid JSON.*truncated/);
   await expectLoadError(() => loadModel(path.join(tmp, 'missing-shard')), 'MODEL_LOAD', /Weight file .*missing-shard[/\\]weights\.bin does not exist/);
-  const e1 = await expectLoadError(() => loadModel(path.join(tmp, 'short-shard')), 'MODEL_LOAD', new RegExp(`hold ${bin - 10} bytes.*need ${bin} bytes.*truncated`));
+  const e1 = await expectLoadError(() => loadModel(path.join(tmp, 'short-shard')), 'MODEL_LOAD', new RegExp(`holds ${bin - 10} bytes.*need ${bin} bytes.*truncated`));
   assert.match(e1.fix, /again/);
-  await expectLoadError(() => loadModel(path.join(tmp, 'long-shard')), 'MODEL_LOAD', new RegExp(`hold ${bin + 8} bytes.*need ${bin} bytes`));
+  await expectLoadError(() => loadModel(path.join(tmp, 'long-shard')), 'MODEL_LOAD', new RegExp(`holds ${bin + 8} bytes.*need ${bin} bytes`));
   const g = await expectLoadError(() => loadModel(path.join(tmp, 'graph')), 'GRAPH_MODEL', /graph model/);
   assert.match(g.fix, /tensorflowjs_converter --input_format keras/);
   assert.match(g.fix, /tfjs_layers_model/);
@@ -290,6 +317,17 @@ test('model.json contents that cannot be trusted: unknown classes, weights outsi
   const renamed = write('renamed', (j) => { j.weightsManifest[0].weights[0].name = 'other/kernel'; });
   await expectLoadError(() => loadModel(renamed), 'MODEL_LOAD', /has no weights for conv1\/kernel/);
 
+  // tfjs builds layers (and their variables) one at a time: a topology that fails after some were
+  // built must not leave their variables behind.
+  const halfBuilt = path.join(tmp, 'half-built');
+  const fx = writeKerasFixture(halfBuilt);
+  const kj = JSON.parse(fs.readFileSync(fx.modelJson, 'utf8')) as { modelTopology: { model_config: { config: { output_layers: unknown } } } };
+  kj.modelTopology.model_config.config.output_layers = [['no_such_layer', 0, 0]];
+  fs.writeFileSync(fx.modelJson, JSON.stringify(kj));
+  const vars = Object.keys(tf.engine().registeredVariables).length;
+  await expectLoadError(() => loadModel(halfBuilt), 'MODEL_LOAD', /could not rebuild the layers/);
+  assert.equal(Object.keys(tf.engine().registeredVariables).length, vars, 'variables leaked');
+
   const badShape = write('bad-shape', (j) => { j.weightsManifest[0].weights[0].shape = [3, -1]; });
   await expectLoadError(() => loadModel(badShape), 'MODEL_LOAD', /shape \[3,-1\]/);
 });
@@ -327,12 +365,20 @@ test('bad URLs: HTML page, 404, refused connection, mis-sized shard over http', 
   await new Promise<void>((resolve) => closed.close(() => resolve()));
   await expectLoadError(() => loadModel(`http://127.0.0.1:${port}/model.json`), 'MODEL_LOAD', /connection was refused/);
 
-  await expectLoadError(() => loadModel(`${base}/short-shard/model.json`), 'MODEL_LOAD', /hold \d+ bytes.*need \d+ bytes/);
-  await expectLoadError(() => loadModel(`${base}/long-shard/model.json`), 'MODEL_LOAD', /hold \d+ bytes.*need \d+ bytes/);
+  await expectLoadError(() => loadModel(`${base}/short-shard/model.json`), 'MODEL_LOAD', /holds \d+ bytes.*need \d+ bytes/);
+  await expectLoadError(() => loadModel(`${base}/long-shard/model.json`), 'MODEL_LOAD', /holds \d+ bytes.*need \d+ bytes/);
   await expectLoadError(() => loadModel(`${base}/missing-shard/model.json`), 'MODEL_LOAD', /weights\.bin answered HTTP 404/);
   await expectLoadError(() => loadModel(`${base}/corrupt/model.json`), 'MODEL_LOAD', /model\.json is not valid JSON/);
   await expectLoadError(() => loadModel(`${base}/graph/model.json`), 'GRAPH_MODEL', /graph model/);
   await expectLoadError(() => loadModel('ftp://example.invalid/model.json'), 'MODEL_LOAD', /cannot read ftp: URLs/);
+  await expectLoadError(() => loadModel(`${base}/slow/model.json`, { timeoutMs: 300 }), 'MODEL_LOAD', /timed out/);
+  await expectLoadError(() => loadModel(`${base}/html-shard/model.json`), 'MODEL_LOAD', /weights\.bin returned an HTML page/);
+  await expectLoadError(() => loadModel(`${base}/endless/model.json`), 'MODEL_LOAD', /holds more than \d+ bytes/);
+  // Shards only ever come from model.json's origin; the foreign URL is refused before any request.
+  requests = [];
+  await expectLoadError(() => loadModel(`${base}/other-origin/model.json`), 'MODEL_LOAD', /on another site \(http:\/\/127\.0\.0\.2:9\)/);
+  assert.deepEqual(requests.filter((r) => r.endsWith('.bin')), []);
+  await expectLoadError(() => loadModel(path.join(tmp, 'other-origin')), 'MODEL_LOAD', /outside its folder/);
 });
 
 test('objects that are not LayersModels, and unknown built-ins', async () => {
