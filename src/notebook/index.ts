@@ -14,5 +14,6 @@ export {
 export {
   arrayFigure, bars, classDropdown, comparison, displayableResult, displayableResults, featureMaps, gallery, guidedImage, heatmap,
   identityChecksBundle, image, isExplainResult, isIdentityCheck, isNDArray, isTensorLike, layerSlider, overlay,
-  registerDefaultRenderers, resultFigure, resultListFigure, resultListSummary, resultSummary, tensorToNDArray,
+  makeDisplayable, registerDefaultRenderers, resultFigure, resultListFigure, resultListSummary, resultSummary, summaryOf,
+  tensorToNDArray, withDisplay,
 } from './renderers';

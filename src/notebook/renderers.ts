@@ -14,7 +14,7 @@ import {
   type ComparisonParts, type FeatureMapOptions, type FigureOptions, type GalleryOptions, type MapResult, type OverlayOptions,
 } from '../render/figures';
 import { htmlBundle, type DisplayBundle } from './bundle';
-import { displayable, registerRenderer } from './display';
+import { displayable, findRenderer, registerRenderer } from './display';
 
 const METHODS = new Set(['gap', 'cam', 'gradCam', 'guidedBackprop', 'guidedGradCam']);
 
@@ -247,3 +247,42 @@ export function bars(values: ArrayLike<number>, options?: FigureOptions & { labe
 }
 
 export { classLabel };
+
+/** The one line any displayable value of this library prints. */
+export function summaryOf(value: object): string {
+  if (isExplainResult(value)) return resultSummary(value);
+  if (Array.isArray(value) && value.length && value.every(isExplainResult)) return resultListSummary(value);
+  if (Array.isArray(value) && value.length && value.every(isIdentityCheck)) return identityChecksBundle(value).data['text/plain'];
+  if (isIdentityCheck(value)) return identityChecksBundle([value]).data['text/plain'];
+  const s = (value as { summary?: unknown }).summary;
+  if (typeof s === 'string') return s;
+  const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
+  return ctor && ctor !== 'Object' ? ctor : `{ ${Object.keys(value).slice(0, 6).join(', ')} }`;
+}
+
+/**
+ * Makes a value display itself as a cell's last expression when a renderer is registered for it:
+ * results, lists of results, identity checks, comparison objects, figures. Promises are followed.
+ * Other values are returned untouched.
+ */
+export function makeDisplayable<T>(value: T): T {
+  if (value instanceof Promise) return value.then((v: unknown) => makeDisplayable(v)) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  if (isExplainResult(value)) return displayableResult(value) as T;
+  if (Array.isArray(value) && value.length && value.every(isExplainResult)) return displayableResults(value) as T;
+  if (findRenderer(value)) return displayable(value as T & object, summaryOf);
+  return value;
+}
+
+/**
+ * Wraps a function (gradCam, explain, verify, …) so what it returns displays itself in a notebook.
+ * The explain layer stays free of display code: the package entry point exports wrapped versions.
+ * The wrapper has the same type as `fn`, generics included.
+ */
+export function withDisplay<F extends (...args: never[]) => unknown>(fn: F): F {
+  const wrapped = function (this: unknown, ...args: Parameters<F>): ReturnType<F> {
+    return makeDisplayable(fn.apply(this, args) as ReturnType<F>);
+  };
+  Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true });
+  return wrapped as unknown as F;
+}

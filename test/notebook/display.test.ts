@@ -11,7 +11,7 @@ import { heatmapFigure, overlayFigure } from '../../src/render/figures';
 import { sceneSize } from '../../src/render/png';
 import {
   PLOTLY_MIME, displayable, displayableResult, displayableResults, identityChecksBundle, markPlotlyEmbedded, overlay, pageHtml, registerRenderer,
-  saveHtml, savePng, setDisplayOptions, show, toBundle, useDisplayWriter, type DisplayContent,
+  saveHtml, savePng, setDisplayOptions, show, toBundle, useDisplayWriter, withDisplay, type DisplayContent,
 } from '../../src/notebook';
 import { EVIL, evilExample } from '../render/fixtures';
 
@@ -220,4 +220,30 @@ test('kernel detection: the writer is found in the module cache; without it tsla
     delete g.__tslab__;
     markPlotlyEmbedded(false);
   }
+});
+
+test('withDisplay: wrapped functions return values that display themselves; types and generics kept', async () => {
+  const ex = syntheticExample({ size: 16, layerSize: 4 });
+  const one = withDisplay((s: number) => ({ ...ex.gradCam, S: s }));
+  const generic = withDisplay(<M extends 'cam' | 'gradCam'>(m: M): Array<M extends 'cam' ? typeof ex.cam : typeof ex.gradCam> =>
+    [m === 'cam' ? ex.cam : ex.gradCam] as never);
+  const checks = withDisplay(async () => [{ id: 2, name: 'alpha', latex: 'a', lhs: 1, rhs: 1, diff: 0, relDiff: 0, tolerance: 1, pass: true }]);
+  const plain = withDisplay(() => 42);
+  const typed: 'cam' = generic('cam')[0].method; // compile-time: the generic survived
+  assert.equal(typed, 'cam');
+  assert.equal(plain(), 42);
+  let lines: string[] = [];
+  const sent = withWriter(() => {
+    lines = [util.inspect(one(5)), util.inspect(generic('gradCam'))];
+  });
+  assert.match(lines[0], /^Grad-CAM · class 3 · layer conv_last: map 4×4 → 16×16, S_c=5$/);
+  assert.match(lines[1], /^1 Grad-CAM result: class 3/);
+  assert.equal(sent.length, 3, 'plotly.js, then two figures');
+  const list = await checks();
+  const tableSent = withWriter(() => {
+    lines = [util.inspect(list)];
+  });
+  assert.equal(lines[0], 'identity checks: 1 pass, 0 fail, 0 skipped');
+  assert.equal(tableSent.length, 1);
+  assert.match(String(tableSent[0].content.data['text/html']), /tslab-cam-checks/);
 });
