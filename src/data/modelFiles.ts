@@ -1,71 +1,28 @@
-import * as fs from 'fs';
-import * as path from 'path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import { loadModel, modelFileIOHandler, saveModel } from '../model/load';
 
 /**
- * Writing and reading a tfjs layers model as model.json + weights.bin on disk. tfjs's own
- * file:// handler lives in tfjs-node, which cannot be installed offline, so these are small
- * IOHandlers over node's fs.
+ * Writing and reading a tfjs layers model as model.json + weights.bin on disk, for the built-in
+ * models. These names are kept for scripts/train.ts and the data tests; the work is done by
+ * src/model/load.ts (one validated implementation of model IO instead of two).
  */
 
 export const WEIGHTS_FILE = 'weights.bin';
 
 /** Save `model` into `dir` (created if needed) as model.json + weights.bin; returns the bytes written. */
 export async function saveModelFiles(model: tf.LayersModel, dir: string): Promise<{ modelJson: string; bytes: number }> {
-  fs.mkdirSync(dir, { recursive: true });
-  const modelJson = path.join(dir, 'model.json');
-  let bytes = 0;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.concatenateArrayBuffers(
-      Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData]);
-    const json = {
-      format: 'layers-model',
-      generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
-      convertedBy: null,
-      modelTopology: artifacts.modelTopology,
-      weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
-    };
-    const text = JSON.stringify(json);
-    fs.writeFileSync(modelJson, text);
-    fs.writeFileSync(path.join(dir, WEIGHTS_FILE), Buffer.from(weightData));
-    bytes = text.length + weightData.byteLength;
-    return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-  }));
-  return { modelJson, bytes };
+  // One weights file whatever the size (the built-ins are small), and no metadata file: the
+  // training script writes tslab-cam.json itself.
+  const saved = await saveModel(model, dir, { shardBytes: Number.MAX_SAFE_INTEGER, meta: null });
+  return { modelJson: saved.modelJson, bytes: saved.modelJsonBytes + saved.weightBytes };
 }
 
-interface ModelJsonFile {
-  modelTopology: tf.io.ModelArtifacts['modelTopology'];
-  format?: string;
-  generatedBy?: string;
-  convertedBy?: string | null;
-  weightsManifest: tf.io.WeightsManifestConfig;
-}
-
-/** An IOHandler that reads model.json and the weight files it names from the local disk. */
+/** An IOHandler that reads model.json and the weight files it names from the local disk (validated). */
 export function fileIOHandler(modelJsonPath: string): tf.io.IOHandler {
-  return {
-    load: async (): Promise<tf.io.ModelArtifacts> => {
-      const json = JSON.parse(fs.readFileSync(modelJsonPath, 'utf8')) as ModelJsonFile;
-      const dir = path.dirname(modelJsonPath);
-      const specs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: ArrayBuffer[] = [];
-      for (const group of json.weightsManifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) {
-          const b = fs.readFileSync(path.join(dir, p));
-          buffers.push(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
-        }
-      }
-      return {
-        modelTopology: json.modelTopology, format: json.format, generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy ?? undefined, weightSpecs: specs, weightData: tf.io.concatenateArrayBuffers(buffers),
-      };
-    },
-  };
+  return modelFileIOHandler(modelJsonPath);
 }
 
-/** Load a layers model from a model.json path on disk. */
+/** Load a layers model from a model.json path on disk (metadata beside it is attached). */
 export async function loadModelFiles(modelJsonPath: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(fileIOHandler(modelJsonPath));
+  return loadModel(modelJsonPath);
 }
