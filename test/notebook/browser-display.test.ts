@@ -5,6 +5,9 @@ import * as path from 'path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { exportHtml, notebookErrors, ROOT } from '../../scripts/jupyter';
 import { FIGURE_COUNT, runDisplayNotebook } from '../render/display-notebook';
+import { toBundle } from '../../src/notebook';
+import { plotlyScriptHtml } from '../../src/notebook/plotly-embed';
+import { syntheticExample } from '../../src/render/synthetic';
 
 // Real headless Chromium from Debian on the HTML export (nbconvert) of the executed display notebook.
 const SHOTS = path.join(ROOT, 'out', 'browser');
@@ -27,7 +30,7 @@ after(async () => {
 });
 
 /** Opens the export offline: only file: and data: URLs load (nbconvert's CDN links are refused). */
-async function open(javaScriptEnabled: boolean): Promise<{ page: Page; problems: string[] }> {
+async function open(javaScriptEnabled: boolean, file = htmlFile): Promise<{ page: Page; problems: string[] }> {
   const context = await browser.newContext({ javaScriptEnabled, viewport: { width: 1200, height: 900 } });
   const page = await context.newPage();
   const problems: string[] = [];
@@ -40,7 +43,7 @@ async function open(javaScriptEnabled: boolean): Promise<{ page: Page; problems:
     if (m.type() === 'error' && /tslab-cam|plotly/i.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   await page.route('**/*', (route) => (/^(file|data):/.test(route.request().url()) ? route.continue() : route.abort()));
-  await page.goto('file://' + htmlFile);
+  await page.goto('file://' + file);
   return { page, problems };
 }
 
@@ -104,4 +107,32 @@ test('with JavaScript disabled every figure shows its PNG', async () => {
   await page.screenshot({ path: path.join(SHOTS, 'no-javascript.png'), fullPage: true });
   assert.deepEqual(problems, []);
   await page.context().close();
+});
+
+test('a figure shown before plotly.js draws once it arrives; without plotly.js it keeps its PNG', async () => {
+  const figure = toBundle(syntheticExample({ size: 32, layerSize: 4 }).gradCam).data['text/html'];
+  const dir = path.dirname(htmlFile);
+  const later = path.join(dir, 'plotly-later.html');
+  const never = path.join(dir, 'plotly-never.html');
+  // The embed comes after the figure and only after a delay, as when a user loads it in a later cell.
+  const delayed = plotlyScriptHtml().replace('<script type="text/javascript"', '<script type="text/plain" id="later"');
+  fs.writeFileSync(later, `<!DOCTYPE html><meta charset="utf-8"><body>${figure}${delayed}<script>setTimeout(function () {
+    var s = document.createElement('script'); s.text = document.getElementById('later').text; document.body.appendChild(s); }, 800);</script></body>`);
+  fs.writeFileSync(never, `<!DOCTYPE html><meta charset="utf-8"><body>${figure}</body>`);
+
+  const a = await open(true, later);
+  assert.equal(await a.page.locator('img.tslab-cam-fallback').count(), 1, 'PNG first');
+  await a.page.waitForSelector('.tslab-cam-figure[data-drawn] svg.main-svg', { timeout: 30_000 });
+  await a.page.waitForFunction(`document.querySelectorAll('img.tslab-cam-fallback').length === 0`, undefined, { timeout: 10_000 });
+  assert.deepEqual(a.problems, []);
+  await a.page.context().close();
+
+  const b = await open(true, never);
+  await b.page.waitForTimeout(1500);
+  const shown = await b.page.evaluate(`(() => { const i = document.querySelector('img.tslab-cam-fallback');
+    return i ? i.complete && i.naturalWidth > 0 : false; })()`);
+  assert.equal(shown, true, 'PNG stays when plotly.js never comes');
+  assert.equal(await b.page.locator('svg.main-svg').count(), 0);
+  assert.deepEqual(b.problems, []);
+  await b.page.context().close();
 });
