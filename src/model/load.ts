@@ -156,7 +156,8 @@ function isGraphTopology(t: Record<string, unknown>): boolean {
 function parseModelJson(text: string, file: string, maxWeightBytes: number): ParsedModelJson {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // Editors on Windows may prepend a byte-order mark, which JSON.parse rejects.
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
     // V8 words a cut-off file in several ways; an error at the very end of the text means truncation.
     const msg = (e as Error).message;
@@ -527,17 +528,18 @@ async function fetchMeta(url: URL, timeoutMs: number): Promise<ModelMeta | null>
 // ---------------------------------------------------------------------------------------------
 // building the model
 
+/** Names of the tf variables registered now. */
+function variableNames(): Set<string> {
+  return new Set(Object.keys(tf.engine().registeredVariables));
+}
+
 /**
- * Runs `build`, and if it throws, disposes the tf variables it registered: tfjs builds layers
- * (and their variables) one by one, so a failure halfway would otherwise leak them.
+ * Dispose the tf variables registered since `before`: tfjs builds layers (and their variables)
+ * one by one, so a topology that fails halfway would otherwise leak them.
  */
-function withVariableCleanup<T>(build: () => Promise<T>): Promise<T> {
-  const before = new Set(Object.keys(tf.engine().registeredVariables));
-  return build().catch((e: unknown) => {
-    const vars = tf.engine().registeredVariables;
-    for (const name of Object.keys(vars)) if (!before.has(name)) vars[name].dispose();
-    throw e;
-  });
+function disposeVariablesSince(before: Set<string>): void {
+  const vars = tf.engine().registeredVariables;
+  for (const name of Object.keys(vars)) if (!before.has(name)) vars[name].dispose();
 }
 
 /** The first line of an error's message, or its name when the message is empty (some tfjs asserts). */
@@ -583,11 +585,18 @@ async function buildModel(parsed: ParsedModelJson, shards: ArrayBuffer[], file: 
   // Step 1: the topology alone. trainingConfig is left out on purpose: it would compile the model
   // and create optimizer state nobody needs for explanations.
   let model: tf.LayersModel;
+  let before: Set<string> | null = null;
   try {
-    model = await withVariableCleanup(() => tf.loadLayersModel({
-      load: async () => ({ modelTopology: parsed.topology, format: parsed.format, generatedBy: parsed.generatedBy, convertedBy: parsed.convertedBy ?? null, userDefinedMetadata: parsed.userDefinedMetadata }),
-    }));
+    model = await tf.loadLayersModel({
+      load: async () => {
+        // Snapshot as late as possible: tfjs deserialises synchronously right after this
+        // resolves, so variables that appear in between are the ones it built.
+        before = variableNames();
+        return { modelTopology: parsed.topology, format: parsed.format, generatedBy: parsed.generatedBy, convertedBy: parsed.convertedBy ?? null, userDefinedMetadata: parsed.userDefinedMetadata };
+      },
+    });
   } catch (e) {
+    if (before) disposeVariablesSince(before);
     if (e instanceof TslabCamError) throw e;
     throw new TslabCamError('MODEL_LOAD', `${file}: TensorFlow.js could not rebuild the layers (${firstLine(e)}).`,
       'The topology is damaged or uses a layer option this TensorFlow.js version does not support: re-export the model with built-in layers (tensorflowjs_converter, or model.save from tfjs).', { cause: e });
