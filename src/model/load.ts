@@ -581,6 +581,18 @@ function checkWeightsMatch(model: tf.LayersModel, specs: readonly tf.io.WeightsM
   }
 }
 
+/**
+ * Builds run one at a time: the cleanup after a failed build disposes the variables registered
+ * since its snapshot, which must not include those of another model built concurrently.
+ */
+let buildQueue: Promise<unknown> = Promise.resolve();
+
+function buildModelSerially(parsed: ParsedModelJson, shards: ArrayBuffer[], file: string): Promise<tf.LayersModel> {
+  const run = buildQueue.then(() => buildModel(parsed, shards, file));
+  buildQueue = run.catch(() => undefined);
+  return run;
+}
+
 async function buildModel(parsed: ParsedModelJson, shards: ArrayBuffer[], file: string): Promise<tf.LayersModel> {
   // Step 1: the topology alone. trainingConfig is left out on purpose: it would compile the model
   // and create optimizer state nobody needs for explanations.
@@ -696,7 +708,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   // Metadata is checked before any tensor exists, so a bad tslab-cam.json cannot leak a model.
   const meta = loc.kind === 'file' ? readModelMeta(loc.path) : await fetchMeta(loc.url, timeoutMs);
   const shards = await readShards(loc, parsed, timeoutMs);
-  const model = await buildModel(parsed, shards, where(loc));
+  const model = await buildModelSerially(parsed, shards, where(loc));
   if (meta) attachModelMeta(model, meta);
   return model;
 }

@@ -431,6 +431,20 @@ test('objects that are not LayersModels, and unknown built-ins', async () => {
   model.dispose();
 });
 
+test('concurrent loads, one failing halfway through its topology, leave the others intact', async () => {
+  const before = tf.memory().numTensors;
+  const results = await Promise.allSettled([
+    loadModel(path.join(tmp, 'good')), loadModel(path.join(tmp, 'half-built')), loadModel(path.join(tmp, 'good')), loadModel(path.join(tmp, 'short-shard')),
+  ]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected']);
+  const models = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const x = randomImages(1, 12, 4);
+  assert.deepEqual(Array.from(predict(models[0], x)), Array.from(predict(models[1], x)));
+  x.dispose();
+  models.forEach((m) => m.dispose());
+  assert.equal(tf.memory().numTensors, before);
+});
+
 test('after every failure a valid load still works, and the IOHandler serves tf.loadLayersModel', async () => {
   const before = tf.memory().numTensors;
   const loaded = await loadModel(path.join(tmp, 'good', 'model.json'));
