@@ -248,7 +248,7 @@ function checkClassNames(modelConfig: Record<string, unknown>, file: string): vo
   const visit = (layer: unknown): void => {
     if (!isRecord(layer) || typeof layer.class_name !== 'string') return;
     const name = layer.class_name;
-    if (!(name in known)) unknown.add(name);
+    if (!Object.prototype.hasOwnProperty.call(known, name)) unknown.add(name);
     const cfg = layer.config;
     if (!isRecord(cfg)) return;
     if (CONTAINER_CLASSES.has(name) && Array.isArray(cfg.layers)) cfg.layers.forEach(visit);

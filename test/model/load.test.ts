@@ -220,6 +220,10 @@ test('metadata attached to a model is saved beside it and attached again on load
   assert.equal(saved.metaFile, path.join(saved.dir, META_FILE));
   const loaded = await loadModel(saved.dir);
   assert.deepEqual(modelMetaOf(loaded), meta);
+  // Broken metadata is refused before any tensor exists.
+  const badMeta = copyDir(saved.dir, path.join(tmp, 'bad-meta'));
+  fs.writeFileSync(path.join(badMeta, META_FILE), JSON.stringify({ inputSize: [12], channels: 3, inputRange: [0, 1] }));
+  await expectLoadError(() => loadModel(badMeta), 'MODEL_LOAD', /tslab-cam\.json cannot be used: inputSize/);
   const without = await loadModel(path.join(tmp, 'good'));
   assert.equal(modelMetaOf(without), null);
   model.dispose();
@@ -425,6 +429,10 @@ test('objects that are not LayersModels, and unknown built-ins', async () => {
   const u = await expectLoadError(() => loadModel('builtin:nope'), 'UNKNOWN_BUILTIN', /no built-in model 'nope'/);
   assert.match(u.fix, /builtin:digits-gap/);
   await expectLoadError(() => loadModel(''), 'MODEL_LOAD', /empty string/);
+  // A model made by a second copy of tfjs (e.g. the notebook's own node_modules) fails instanceof.
+  class Sequential { layers = []; }
+  const foreign = await expectLoadError(() => loadModel(new Sequential() as unknown as tf.LayersModel), 'NOT_A_MODEL', /different copy of @tensorflow\/tfjs/);
+  assert.match(foreign.fix, /import \{ tf \} from 'tslab-cam'/);
 
   const model = convBnDense();
   assert.equal(await loadModel(model), model, 'a LayersModel in memory is returned as is');
