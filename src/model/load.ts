@@ -670,7 +670,8 @@ function locate(source: string | URL): Location {
  * MODEL_TOO_LARGE before any weight file is read; a graph model gives GRAPH_MODEL with the
  * command that converts it. Nothing from the source is executed: tfjs rebuilds layers only from
  * classes registered in this process, by name, and unknown names are refused. Metadata stored
- * beside model.json (tslab-cam.json) is attached, so loadImage preprocesses as the model expects.
+ * beside model.json (tslab-cam.json; for a URL, fetched from beside it when the server has it) is
+ * attached, so loadImage preprocesses as the model expects.
  * No tensors are left behind when loading fails.
  */
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<tf.LayersModel> {

@@ -5,6 +5,7 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
+import { pathToFileURL } from 'url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
 import { loadModel, saveModel, weightSpecBytes, modelFileIOHandler } from '../../src/model/load';
@@ -167,7 +168,7 @@ test('saveModel → loadModel reproduces predictions bit for bit (conv, BN, dept
   assert.equal(many.weightFiles.length, Math.ceil(many.weightBytes / 256));
   assert.match(path.basename(many.weightFiles[1]), /^group1-shard2of\d+\.bin$/);
 
-  for (const source of [one.modelJson, many.dir]) {
+  for (const source of [one.modelJson, many.dir, pathToFileURL(one.modelJson).href]) {
     const loaded = await loadModel(source);
     assert.notEqual(loaded, model);
     assert.deepEqual(Array.from(predict(loaded, x)), Array.from(want), `predictions differ after loading ${source}`);
