@@ -7,3 +7,4 @@ export { explain, METHODS, type ExplainOptions } from './explain';
 export { verify, type VerifyContext } from './verify';
 export { normalizeMap, upsampleMaps } from './maps';
 export type { MethodOptions } from './context';
+export { walkthrough, type Walkthrough, type WalkthroughStep, type StepKey } from './walkthrough';

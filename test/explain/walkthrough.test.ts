@@ -1,0 +1,42 @@
+import { test, before } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/model/backend';
+import { walkthrough } from '../../src/explain';
+import { TslabCamError } from '../../src/errors';
+import { gapNet, randomImages, vggFlat } from '../fixtures/models';
+
+before(async () => {
+  await initBackend();
+});
+
+test('walkthrough on a GAP model: seven steps in the article\'s order, every identity checked and passing', () => {
+  const m = gapNet({ depth: 2, size: 32 });
+  const img = randomImages(1, 32, 3);
+  const n = tf.memory().numTensors;
+  const wt = walkthrough(m, img);
+  assert.equal(tf.memory().numTensors, n);
+  assert.deepEqual(wt.steps.map((s) => s.key), ['features', 'gap', 'scores', 'cam', 'gradCam', 'guidedBackprop', 'guidedGradCam']);
+  assert.deepEqual([...wt].map((s) => s.index), [1, 2, 3, 4, 5, 6, 7]);
+  const ids = wt.steps.flatMap((s) => s.checks.filter((c) => !c.skipped).map((c) => c.id));
+  assert.deepEqual([...new Set(ids)].sort(), [1, 2, 3, 4, 5]);
+  assert.ok(wt.allPassed);
+  assert.equal(wt.step(4).result?.method, 'cam');
+  assert.match(wt.step(5).latex, /\\alpha_k\^c/);
+  assert.throws(() => wt.step(8), (e: unknown) => e instanceof TslabCamError && e.code === 'BAD_OPTION');
+  img.dispose();
+  m.dispose();
+});
+
+test('walkthrough on a Flatten model: CAM steps say why they do not apply, Grad-CAM still runs and checks α', () => {
+  const m = vggFlat({ size: 32, strided: true });
+  const img = randomImages(1, 32, 5);
+  const wt = walkthrough(m, img);
+  assert.match(wt.step(4).notApplicable ?? '', /no GlobalAveragePooling2D/);
+  assert.equal(wt.step(4).result, undefined);
+  const five = wt.step(5).checks.find((c) => c.id === 5);
+  assert.ok(five && !five.skipped && five.pass);
+  assert.equal(wt.step(7).result?.method, 'guidedGradCam');
+  img.dispose();
+  m.dispose();
+});
