@@ -83,7 +83,7 @@ function chooseFormat(image: NDArray, format: FigureOptions['imageFormat']): 'pn
 
 function baseLayout(title: string, width: number, height: number): JsonObject {
   return {
-    title: { text: t(title), font: { size: 14 }, x: 0.02, xanchor: 'left' },
+    title: { text: t(title), font: { size: 14 }, x: 0.02, xanchor: 'left', y: 0.985, yref: 'container', yanchor: 'top' },
     width,
     height,
     margin: { l: 40, r: 20, t: 50, b: 30 },
@@ -168,6 +168,8 @@ export function heatmapFigure(map: NDArray, options: FigureOptions & { zmin?: nu
   const layout = baseLayout(title, options.width ?? side + 120, options.height ?? side + 80);
   layout.xaxis = { showgrid: false, zeroline: false, constrain: 'domain', title: { text: 'x' } };
   layout.yaxis = { showgrid: false, zeroline: false, autorange: 'reversed', scaleanchor: 'x', constrain: 'domain', title: { text: 'y' } };
+  layout.updatemenus = [colormapMenu([0], cmap)];
+  layout.margin = { l: 40, r: 20, t: 80, b: 40 };
   const p = peak(map);
   return {
     kind: 'heatmap',
@@ -186,6 +188,18 @@ export function heatmapFigure(map: NDArray, options: FigureOptions & { zmin?: nu
       panels: [{ kind: 'map', title: `${h}×${w}`, map, colormap: cmap, zmin, zmax }],
       colorbar: { colormap: cmap, min: zmin, max: zmax },
     },
+  };
+}
+
+/** A dropdown switching the colour scale of the given heatmap traces (viridis, jet, gray). */
+function colormapMenu(traceIndices: number[], active: ColormapName): JsonObject {
+  const names: ColormapName[] = ['viridis', 'jet', 'gray'];
+  return {
+    type: 'dropdown', x: 0, xanchor: 'left', y: 1.01, yanchor: 'bottom', showactive: true, pad: { b: 2 },
+    active: Math.max(0, names.indexOf(active)),
+    buttons: names.map((n) => ({
+      label: n, method: 'restyle', args: [{ colorscale: traceIndices.map(() => plotlyColorscale(n)) }, traceIndices],
+    })),
   };
 }
 
@@ -221,6 +235,8 @@ export function overlayFigure(result: MapResult, options: OverlayOptions = {}): 
   const layout = baseLayout(title, options.width ?? side + 110, options.height ?? side + 150);
   Object.assign(layout, imageAxes('', [0, 1], [0, 1], 'x'));
   layout.sliders = [opacitySlider([1], opacity)];
+  layout.updatemenus = [colormapMenu([1], cmap)];
+  layout.margin = { l: 20, r: 20, t: 80, b: 30 };
   const [h, w] = result.normalized.shape;
   return {
     kind: 'overlay',
@@ -267,8 +283,9 @@ function switcherFigure(results: readonly MapResult[], kind: 'classes' | 'layers
     label: t(label(r)), method: 'restyle', args: [{ visible: visibility(i), showscale: [false, ...results.map((_, j) => j === i)] }],
   }));
   if (kind === 'classes') {
-    layout.updatemenus = [{ type: 'dropdown', buttons: choices, active: 0, x: 1, xanchor: 'right', y: 1.12, yanchor: 'top', showactive: true }];
+    layout.updatemenus = [{ type: 'dropdown', buttons: choices, active: 0, x: 0, xanchor: 'left', y: 1.01, yanchor: 'bottom', showactive: true, pad: { b: 2 } }];
     layout.sliders = [opacitySlider(results.map((_, i) => i + 1), opacity)];
+    layout.margin = { l: 20, r: 20, t: 80, b: 30 };
   } else {
     layout.sliders = [{ active: 0, steps: choices, currentvalue: { prefix: 'layer ', font: { size: 12 } }, pad: { t: 30 }, len: 0.9, x: 0.05 }];
   }

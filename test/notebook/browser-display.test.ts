@@ -91,6 +91,21 @@ test('hovering a heatmap shows its (x, y, value)', async () => {
   const text = await hover.first().textContent();
   assert.match(text ?? '', /x=\d+\s*y=\d+\s*value=-?[\d.e+-]+/);
   await fig.screenshot({ path: path.join(SHOTS, 'hover.png') });
+  // The colour-scale menu restyles the map: open it and pick "viridis" (the figure starts in jet).
+  const colour = () => page.evaluate(`document.querySelectorAll('.tslab-cam-plot')[1].data[0].colorscale[0][1]`);
+  assert.equal(await colour(), 'rgb(0,0,127)');
+  await page.mouse.move(1, 1);
+  await fig.locator('.updatemenu-header').first().click();
+  await fig.locator('.updatemenu-dropdown-button').first().click();
+  await page.waitForFunction(`document.querySelectorAll('.tslab-cam-plot')[1].data[0].colorscale[0][1] === 'rgb(68,1,84)'`, undefined, { timeout: 10_000 });
+  // The class dropdown of figure 2 switches which class map is visible.
+  const classes = page.locator('.tslab-cam-figure').nth(2);
+  await classes.scrollIntoViewIfNeeded();
+  await classes.locator('.updatemenu-header').first().click();
+  await classes.locator('.updatemenu-dropdown-button').nth(1).click();
+  await page.waitForFunction(`(() => { const d = document.querySelectorAll('.tslab-cam-plot')[2].data;
+    return d[1].visible === false && d[2].visible === true; })()`, undefined, { timeout: 10_000 });
+  await classes.screenshot({ path: path.join(SHOTS, 'class-dropdown.png') });
   assert.deepEqual(problems, []);
   await page.context().close();
 });

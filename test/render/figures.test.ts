@@ -174,3 +174,13 @@ test('gallery: one panel per image, maps over their own input, limited to `limit
   const guided = galleryFigure([syntheticExample({ size: 24, layerSize: 3 }).guided]);
   assert.equal(guided.plotly.data.length, 1);
 });
+
+test('heatmap and overlay carry a colour-scale menu (viridis, jet, gray) that restyles their map', () => {
+  const ex = syntheticExample({ size: 32, layerSize: 4 });
+  for (const [fig, idx] of [[heatmapFigure(ex.cam.raw, { colormap: 'jet' }), 0], [overlayFigure(ex.cam), 1]] as const) {
+    const menu = (fig.plotly.layout.updatemenus as { buttons: { label: string; args: [{ colorscale: unknown[] }, number[]] }[]; active: number }[])[0];
+    assert.deepEqual(menu.buttons.map((b) => b.label), ['viridis', 'jet', 'gray']);
+    assert.deepEqual(menu.buttons[1].args, [{ colorscale: [plotlyColorscale('jet')] }, [idx]]);
+    assert.equal(menu.active, fig.kind === 'heatmap' ? 1 : 0);
+  }
+});
