@@ -125,7 +125,8 @@ function mapOverImageTrace(map: NDArray, H: number, W: number, axis: string, o: 
   const dy = H / h;
   const dx = W / w;
   const trace: JsonObject = {
-    type: 'heatmap', z: mapRows(map), x0: dx / 2 - 0.5, dx, y0: dy / 2 - 0.5, dy,
+    // Normalised maps in [0, 1]: three significant digits are below what a colour scale can show.
+    type: 'heatmap', z: mapRows(map, 3), x0: dx / 2 - 0.5, dx, y0: dy / 2 - 0.5, dy,
     zsmooth: 'best', colorscale: plotlyColorscale(o.colormap), zmin: o.zmin, zmax: o.zmax, opacity: o.opacity,
     xaxis: `x${axis}`, yaxis: `y${axis}`, name: t(o.name), showscale: o.colorbar,
     hovertemplate: `${t(o.name)}<br>x=%{x:.0f} y=%{y:.0f}<br>value=%{z:.4g}<extra></extra>`,

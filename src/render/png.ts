@@ -81,7 +81,7 @@ export function imageDataUri(image: NDArray, format: 'png' | 'jpeg' = 'png'): st
   const data = ctx.createImageData(width, height);
   data.data.set(px);
   ctx.putImageData(data, 0, 0);
-  return 'data:image/jpeg;base64,' + canvas.encodeSync('jpeg', 85).toString('base64');
+  return 'data:image/jpeg;base64,' + canvas.encodeSync('jpeg', 80).toString('base64');
 }
 
 interface Cell {
