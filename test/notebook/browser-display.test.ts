@@ -106,6 +106,16 @@ test('hovering a heatmap shows its (x, y, value)', async () => {
   await page.waitForFunction(`(() => { const d = document.querySelectorAll('.tslab-cam-plot')[2].data;
     return d[1].visible === false && d[2].visible === true; })()`, undefined, { timeout: 10_000 });
   await classes.screenshot({ path: path.join(SHOTS, 'class-dropdown.png') });
+  // Sliders: the overlay's opacity (figure 0) and the layer slider (figure 3), clicked at the rail's right end.
+  for (const [index, check] of [[0, 'd[1].opacity === 1'], [3, 'd[1].visible === false && d[2].visible === true']] as const) {
+    const f = page.locator('.tslab-cam-figure').nth(index);
+    await f.scrollIntoViewIfNeeded();
+    const rail = await f.locator('.slider-rail-rect').first().boundingBox();
+    assert.ok(rail, `slider of figure ${index}`);
+    await page.mouse.click(rail.x + rail.width - 2, rail.y + rail.height / 2);
+    await page.waitForFunction(`(() => { const d = document.querySelectorAll('.tslab-cam-plot')[${index}].data; return ${check}; })()`,
+      undefined, { timeout: 10_000 });
+  }
   assert.deepEqual(problems, []);
   await page.context().close();
 });

@@ -247,3 +247,17 @@ test('withDisplay: wrapped functions return values that display themselves; type
   assert.equal(tableSent.length, 1);
   assert.match(String(tableSent[0].content.data['text/html']), /tslab-cam-checks/);
 });
+
+test('size budget: a 224×224 overlay on a photograph-like input takes ≤ 150 KB in a saved notebook', () => {
+  const ex = syntheticExample({ size: 224, layerSize: 7 });
+  let seed = 7;
+  const data = Float32Array.from(ex.input.data, (v, i) => {
+    seed = (seed * 16807) % 2147483647;
+    return Math.min(1, Math.max(0, v + 0.15 * Math.sin(i * 0.37) * Math.sin((i / 672) * 0.5) + 0.02 * (seed / 2147483647 - 0.5)));
+  });
+  const b = toBundle(overlayFigure({ ...ex.gradCam, input: { data, shape: ex.input.shape } }));
+  // As nbformat writes it: indent 1, an output's lines indented 4 more.
+  const json = JSON.stringify({ output_type: 'display_data', data: b.data, metadata: b.metadata }, null, 1);
+  const bytes = Buffer.byteLength(json) + 4 * (json.split('\n').length - 1);
+  assert.ok(bytes <= 150 * 1024, `${(bytes / 1024).toFixed(1)} KB`);
+});
