@@ -10,7 +10,7 @@ import { escapeHtml } from '../render/escape';
 import type { Figure } from '../render/figure';
 import {
   barsFigure, classDropdownFigure, classLabel, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure,
-  imageFigure, layerSliderFigure, overlayFigure, resultFeatureMapsFigure, resultTitle,
+  imageFigure, imageGridFigure, layerSliderFigure, overlayFigure, resultFeatureMapsFigure, resultTitle,
   type ComparisonParts, type FeatureMapOptions, type FigureOptions, type GalleryOptions, type MapResult, type OverlayOptions,
 } from '../render/figures';
 import { htmlBundle, type DisplayBundle } from './bundle';
@@ -67,6 +67,8 @@ export function tensorToNDArray(t: TensorLike): NDArray {
 export function arrayFigure(a: NDArray, options: FigureOptions = {}): Figure {
   let shape = [...a.shape];
   while (shape.length > 2 && shape[0] === 1) shape = shape.slice(1);
+  // A batch of images (N, H, W, C): a grid.
+  if (shape.length === 4 && [1, 3, 4].includes(shape[3])) return imageGridFigure({ data: a.data, shape }, options);
   if (shape.length === 3 && shape[2] === 1) return heatmapFigure({ data: a.data, shape: [shape[0], shape[1]] }, options);
   if (shape.length === 2) return heatmapFigure({ data: a.data, shape }, options);
   if (shape.length === 3 && (shape[2] === 3 || shape[2] === 4)) return imageFigure({ data: a.data, shape }, options);

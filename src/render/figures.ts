@@ -557,13 +557,36 @@ export function galleryFigure(results: readonly (MapResult | GuidedBackpropResul
   options: GalleryOptions = {}): Figure {
   if (!results.length) throw new TslabCamError('BAD_OPTION', 'galleryFigure got no results.', 'Pass at least one result.');
   const shown = results.slice(0, Math.max(1, options.limit ?? 16));
-  const cmap = options.colormap ?? DEFAULT_COLORMAP;
-  const opacity = options.opacity ?? 0.5;
-  const cols = Math.max(1, Math.min(shown.length, options.columns ?? 4));
-  const rows = Math.ceil(shown.length / cols);
   const first = shown[0];
   const title = options.title ?? `${METHOD_LABEL[first.method]} · ${results.length} image${results.length === 1 ? '' : 's'} · layer ${first.layer}` +
     (shown.length < results.length ? ` (first ${shown.length})` : '');
+  const cells: GridCell[] = shown.map((r, i) => {
+    const label = `#${i} ${classLabel(r)}`;
+    if (r.method === 'cam' || r.method === 'gradCam') {
+      return { label, image: r.input, map: shownMap(r, options.resolution ?? 'layer'), staticMap: r.upsampled };
+    }
+    return { label, image: r.method === 'gap' ? r.input : guidedImage(r) };
+  });
+  const fig = gridFigure(cells, title, options);
+  return { ...fig, summary: `${title}: ${shown.map((r) => classLabel(r)).join(' | ')}` };
+}
+
+/** One cell of an image grid: an image, optionally with a [0,1] map over it. */
+interface GridCell {
+  label: string;
+  image: NDArray;
+  /** Map shown by plotly (any resolution). */
+  map?: NDArray;
+  /** Map blended into the PNG (defaults to `map`). */
+  staticMap?: NDArray;
+}
+
+/** Images (with optional maps) in a grid of subplots; an opacity slider when maps are present. */
+function gridFigure(cells: readonly GridCell[], title: string, options: GalleryOptions): Figure {
+  const cmap = options.colormap ?? DEFAULT_COLORMAP;
+  const opacity = options.opacity ?? 0.5;
+  const cols = Math.max(1, Math.min(cells.length, options.columns ?? 4));
+  const rows = Math.ceil(cells.length / cols);
   const gap = 0.02;
   const rowGap = 0.08;
   const cw = (1 - gap * (cols - 1)) / cols;
@@ -574,39 +597,50 @@ export function galleryFigure(results: readonly (MapResult | GuidedBackpropResul
   const annotations: JsonValue[] = [];
   const panels: StaticPanel[] = [];
   const mapTraces: number[] = [];
-  shown.forEach((r, i) => {
+  cells.forEach((c, i) => {
     const ax = i === 0 ? '' : String(i + 1);
     const x0 = (i % cols) * (cw + gap);
     const y1 = 1 - Math.floor(i / cols) * (ch + rowGap) - rowGap;
     Object.assign(layout, imageAxes(ax, [x0, x0 + cw], [y1 - ch, y1], `x${ax}`));
-    const label = `#${i} ${classLabel(r)}`;
-    if (r.method === 'cam' || r.method === 'gradCam') {
-      const image = displayImage(r.input);
-      const [H, W] = image.shape;
-      data.push(imageTrace(image, chooseFormat(image, options.imageFormat), ax, label));
+    const image = displayImage(c.image);
+    const [H, W] = image.shape;
+    data.push(imageTrace(image, chooseFormat(image, options.imageFormat), ax, c.label));
+    if (c.map) {
       mapTraces.push(data.length);
-      data.push(mapOverImageTrace(shownMap(r, options.resolution ?? 'layer'), H, W, ax, {
-        colormap: cmap, zmin: 0, zmax: 1, opacity, name: label, colorbar: i === 0,
-      }));
-      panels.push({ kind: 'overlay', title: label, image, map: r.upsampled, colormap: cmap, zmin: 0, zmax: 1, opacity });
+      data.push(mapOverImageTrace(c.map, H, W, ax, { colormap: cmap, zmin: 0, zmax: 1, opacity, name: c.label, colorbar: mapTraces.length === 1 }));
+      panels.push({ kind: 'overlay', title: c.label, image, map: c.staticMap ?? c.map, colormap: cmap, zmin: 0, zmax: 1, opacity });
     } else {
-      const image = displayImage(r.method === 'gap' ? r.input : guidedImage(r));
-      data.push(imageTrace(image, chooseFormat(image, options.imageFormat), ax, label));
-      panels.push({ kind: 'rgb', title: label, image });
+      panels.push({ kind: 'rgb', title: c.label, image });
     }
-    annotations.push({ text: t(label), x: x0 + cw / 2, y: y1, xref: 'paper', yref: 'paper', showarrow: false, font: { size: 11 }, yanchor: 'bottom' });
+    annotations.push({ text: t(c.label), x: x0 + cw / 2, y: y1, xref: 'paper', yref: 'paper', showarrow: false, font: { size: 11 }, yanchor: 'bottom' });
   });
   layout.annotations = annotations;
   if (mapTraces.length) layout.sliders = [opacitySlider(mapTraces, opacity)];
-  const [H0, W0] = displayImage(first.input).shape;
+  const [H0, W0] = displayImage(cells[0].image).shape;
   return {
     kind: 'gallery',
     title,
-    summary: `${title}: ${shown.map((r) => classLabel(r)).join(' | ')}`,
+    summary: `${title}: ${cells.map((c) => c.label).join(' | ')}`,
     plotly: { data, layout, config: CONFIG },
     scene: {
       title, columns: cols, panelSize: Math.min(staticPanelSize(H0, W0), 160), panels,
       colorbar: mapTraces.length ? { colormap: cmap, min: 0, max: 1 } : undefined,
     },
   };
+}
+
+/** A batch of images (N, H, W, C) or a list of (H, W, C) images as a grid (first `limit`). */
+export function imageGridFigure(images: NDArray | readonly NDArray[], options: GalleryOptions & { labels?: readonly string[] } = {}): Figure {
+  let list: NDArray[];
+  if (Array.isArray(images)) list = [...(images as readonly NDArray[])];
+  else {
+    const batch = images as NDArray;
+    const [N, ...rest] = expectRank(batch, [4], 'image batch');
+    const per = rest.reduce((a, b) => a * b, 1);
+    list = Array.from({ length: N }, (_, i) => ({ data: batch.data.subarray(i * per, (i + 1) * per), shape: rest }));
+  }
+  if (!list.length) throw new TslabCamError('BAD_OPTION', 'imageGridFigure got no images.', 'Pass at least one image.');
+  const shown = list.slice(0, Math.max(1, options.limit ?? 16));
+  const title = options.title ?? `${list.length} images ${list[0].shape.join('×')}` + (shown.length < list.length ? ` (first ${shown.length})` : '');
+  return gridFigure(shown.map((image, i) => ({ label: options.labels?.[i] ?? `#${i}`, image })), title, options);
 }

@@ -137,6 +137,9 @@ test('tensors render by shape: maps as heatmaps, images as images', () => {
   assert.equal(img.data[PLOTLY_MIME]!.data[0].type, 'image');
   const gray = toBundle(tensor([8, 8, 1]));
   assert.equal(gray.data[PLOTLY_MIME]!.data[0].type, 'heatmap');
+  const batch = toBundle(tensor([3, 8, 8, 3]));
+  assert.equal(batch.data[PLOTLY_MIME]!.data.filter((d) => d.type === 'image').length, 3);
+  assert.match(batch.data['text/plain'], /^3 images 8×8×3/);
   const fmaps = toBundle(tensor([4, 4, 5]));
   assert.equal(fmaps.data[PLOTLY_MIME]!.data[0].type, 'bar');
 });
