@@ -135,6 +135,17 @@ export function displayBundle(bundle: DisplayBundle, options: ShowOptions = {}):
 }
 
 /**
+ * Sends plotly.js to the notebook now (once per session unless `force`): for a setup cell, or after
+ * figures were shown with `embedPlotly: false` — those figures draw as soon as it arrives.
+ */
+export function loadPlotly(force = false): Delivery {
+  if (plotlyEmbedded() && !force) return 'none';
+  const delivery = sendDisplay(plotlyEmbedContent());
+  if (delivery !== 'none') markPlotlyEmbedded(true);
+  return delivery;
+}
+
+/**
  * Displays `value` in the notebook (any registered value: results, tensors, figures, bundles).
  * Outside a kernel it prints the one-line summary instead; use toBundle/saveHtml/savePng there.
  */

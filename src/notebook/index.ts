@@ -3,7 +3,7 @@ export {
   PLOTLY_MIME, figureBundle, figureHtml, htmlBundle, isDisplayBundle, type BundleOptions, type DisplayBundle,
 } from './bundle';
 export {
-  displayBundle, displayable, findRenderer, pageHtml, registerRenderer, rendererNames, saveHtml, savePng, setDisplayOptions, show, toBundle,
+  displayBundle, displayable, findRenderer, loadPlotly, pageHtml, registerRenderer, rendererNames, saveHtml, savePng, setDisplayOptions, show, toBundle,
   type Rendered, type RendererEntry, type SessionDisplayOptions, type ShowOptions, type SummaryFn,
 } from './display';
 export { inTslab, kernelWriter, sendDisplay, useDisplayWriter, type Delivery, type DisplayContent, type WriteDisplayData } from './kernel';

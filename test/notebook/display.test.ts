@@ -10,7 +10,7 @@ import { syntheticExample } from '../../src/render/synthetic';
 import { heatmapFigure, overlayFigure } from '../../src/render/figures';
 import { sceneSize } from '../../src/render/png';
 import {
-  PLOTLY_MIME, displayable, displayableResult, displayableResults, identityChecksBundle, markPlotlyEmbedded, overlay, pageHtml, registerRenderer,
+  PLOTLY_MIME, displayable, displayableResult, displayableResults, identityChecksBundle, loadPlotly, markPlotlyEmbedded, overlay, pageHtml, registerRenderer,
   saveHtml, savePng, setDisplayOptions, show, toBundle, useDisplayWriter, withDisplay, type DisplayContent,
 } from '../../src/notebook';
 import { EVIL, evilExample } from '../render/fixtures';
@@ -96,6 +96,14 @@ test('show(): plotly.js goes out once per session, before the first figure; embe
     const skipped = withWriter(() => show(ex.gradCam));
     assert.equal(skipped.length, 1);
     assert.equal(skipped[0].content.data[PLOTLY_MIME], undefined);
+    // Loading plotly.js by hand afterwards: once, unless forced.
+    const loaded = withWriter(() => {
+      show(ex.gradCam);
+      assert.equal(loadPlotly(), 'bundle');
+      assert.equal(loadPlotly(), 'none');
+      assert.equal(loadPlotly(true), 'bundle');
+    });
+    assert.equal(loaded.filter((s) => String(s.content.data['text/html']).includes('data-tslab-cam-plotly')).length, 2);
   } finally {
     setDisplayOptions({ embedPlotly: true, plotlyMime: true });
   }
