@@ -156,12 +156,30 @@ function drawBars(ctx: SKRSContext2D, values: number[], highlight: number[] | un
   ctx.fillRect(x, zeroY, w, 1);
 }
 
+/** `text` cut to fit `maxWidth` with an ellipsis (canvas would squeeze it instead). */
+export function fitText(measure: (s: string) => number, text: string, maxWidth: number): string {
+  if (measure(text) <= maxWidth) return text;
+  let lo = 0;
+  let hi = text.length;
+  // Longest prefix that fits with the ellipsis (binary search: titles can be long).
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (measure(text.slice(0, mid) + '…') <= maxWidth) lo = mid;
+    else hi = mid - 1;
+  }
+  return text.slice(0, lo) + '…';
+}
+
+function drawText(ctx: SKRSContext2D, text: string, x: number, y: number, maxWidth: number): void {
+  ctx.fillText(fitText((s) => ctx.measureText(s).width, text, maxWidth), x, y);
+}
+
 function drawPanel(ctx: SKRSContext2D, c: Cell): void {
   const p = c.panel;
   ctx.fillStyle = '#222';
   ctx.font = `11px ${FONT}`;
   ctx.textBaseline = 'top';
-  ctx.fillText(p.title, c.x, c.y, c.w);
+  drawText(ctx, p.title, c.x, c.y, c.w);
   const y = c.y + PANEL_TITLE_H;
   switch (p.kind) {
     case 'map': {
@@ -236,7 +254,7 @@ export function renderScenePng(scene: StaticScene, options: PngOptions = {}): Bu
     ctx.fillStyle = '#111';
     ctx.font = `bold 13px ${FONT}`;
     ctx.textBaseline = 'top';
-    ctx.fillText(scene.title, MARGIN, MARGIN, width - 2 * MARGIN);
+    drawText(ctx, scene.title, MARGIN, MARGIN, width - 2 * MARGIN);
   }
   for (const c of cells) drawPanel(ctx, c);
   if (scene.colorbar && cells.length) {

@@ -9,7 +9,7 @@ import {
   barsFigure, classDropdownFigure, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure, imageFigure,
   layerSliderFigure, orderByWeight, overlayFigure, resultFeatureMapsFigure,
 } from '../../src/render/figures';
-import { renderScenePng, sceneSize } from '../../src/render/png';
+import { fitText, renderScenePng, sceneSize } from '../../src/render/png';
 import { syntheticExample } from '../../src/render/synthetic';
 import { EVIL, evilExample } from './fixtures';
 
@@ -183,4 +183,12 @@ test('heatmap and overlay carry a colour-scale menu (viridis, jet, gray) that re
     assert.deepEqual(menu.buttons[1].args, [{ colorscale: [plotlyColorscale('jet')] }, [idx]]);
     assert.equal(menu.active, fig.kind === 'heatmap' ? 1 : 0);
   }
+});
+
+test('static titles are cut with an ellipsis, never squeezed', () => {
+  const measure = (s: string) => s.length * 7;
+  assert.equal(fitText(measure, 'short', 100), 'short');
+  const cut = fitText(measure, 'a'.repeat(50), 70);
+  assert.equal(cut, 'a'.repeat(9) + '…');
+  assert.ok(measure(cut) <= 70);
 });
