@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { GraphRun, ScoreKind, describeScoreHead, runGraph } from './graph';
 import { LayerInfo, assertLayersModel, resolveLayer } from './inspect';
+import { withLeanGradients } from './gradients';
 import { withActivationGradientsOnly } from './kernels';
 
 /** Which class c to explain for each image. */
@@ -99,7 +100,7 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
   let run: GraphRun | null = null;
   let classIndices: number[] = [];
   try {
-    const { value, grads } = withActivationGradientsOnly(() => tf.engine().gradients(() => {
+    const { value, grads } = withActivationGradientsOnly(() => withLeanGradients(() => tf.engine().gradients(() => {
       const r = runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex });
       if (!r.captured) {
         throw new TslabCamError('UNKNOWN_LAYER', `Layer '${layer.name}' is not on the path from the input to the scores.`,
@@ -114,7 +115,7 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
       classIndices = chooseClasses(options.classIndex, r.scores as tf.Tensor2D);
       const mask = tf.oneHot(tf.tensor1d(classIndices, 'int32'), (r.scores as tf.Tensor2D).shape[1]);
       return tf.sum(tf.mul(r.scores, mask)) as tf.Scalar;
-    }, xs));
+    }, xs)));
     value.dispose();
     const g = grads[0] as tf.Tensor4D;
     const done = run as GraphRun | null;
