@@ -102,7 +102,8 @@ export function identityChecksBundle(checks: readonly IdentityCheck[]): DisplayB
   const rows = checks.map((c) => {
     const status = c.skipped ? `skipped: ${c.skipped}` : c.pass ? 'pass' : 'FAIL';
     const colour = c.skipped ? '#777' : c.pass ? '#2e7d32' : '#c62828';
-    return `<tr><td>${c.id}</td><td>${escapeHtml(c.name)}</td><td><code>${escapeHtml(c.latex)}</code></td>` +
+    // Jupyter typesets \( … \) in HTML outputs with MathJax; elsewhere the LaTeX source reads fine.
+    return `<tr><td>${c.id}</td><td>${escapeHtml(c.name)}</td><td>\\(${escapeHtml(c.latex)}\\)</td>` +
       `<td>${num(c.lhs)}</td><td>${num(c.rhs)}</td><td>${num(c.diff)}</td><td>${num(c.relDiff)}</td><td>${num(c.tolerance)}</td>` +
       `<td style="color:${colour};font-weight:bold">${escapeHtml(status)}</td></tr>`;
   });
