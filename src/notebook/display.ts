@@ -28,15 +28,23 @@ export interface RendererEntry {
   readonly name: string;
   readonly match: (value: unknown) => boolean;
   readonly render: (value: unknown, options: ShowOptions) => Rendered;
+  /** The one line the value prints (cheap: no figure is built), when the renderer provides it. */
+  readonly summary?: (value: unknown) => string;
 }
 
-const registry: RendererEntry[] = [];
+/** A renderer's name and, optionally, the one line its values print. */
+export interface RendererOptions<T> {
+  name?: string;
+  summary?: (value: T) => string;
+}
+
 /** The session-wide options setDisplayOptions changes. */
 export interface SessionDisplayOptions {
   embedPlotly: boolean;
   plotlyMime: boolean;
 }
 
+const registry: RendererEntry[] = [];
 let defaults: SessionDisplayOptions = { embedPlotly: true, plotlyMime: true };
 
 /**
@@ -51,15 +59,22 @@ export function setDisplayOptions(options: Partial<SessionDisplayOptions>): Sess
 
 /**
  * Registers a renderer: values for which `match` is true display as `render` returns. Renderers
- * registered later win, so users can override the library's. Returns a function that removes it.
+ * registered later win, so users can override the library's. The third argument is a name or
+ * {name, summary}. Returns a function that removes the renderer.
  */
 export function registerRenderer<T>(match: (value: unknown) => value is T, render: (value: T, options: ShowOptions) => Rendered,
-  name?: string): () => void;
+  options?: string | RendererOptions<T>): () => void;
 export function registerRenderer(match: (value: unknown) => boolean, render: (value: unknown, options: ShowOptions) => Rendered,
-  name?: string): () => void;
+  options?: string | RendererOptions<unknown>): () => void;
 export function registerRenderer(match: (value: unknown) => boolean, render: (value: never, options: ShowOptions) => Rendered,
-  name = `renderer ${registry.length + 1}`): () => void {
-  const entry: RendererEntry = { name, match, render: render as (value: unknown, options: ShowOptions) => Rendered };
+  options?: string | RendererOptions<never>): () => void {
+  const o = typeof options === 'string' ? { name: options } : options ?? {};
+  const entry: RendererEntry = {
+    name: o.name ?? `renderer ${registry.length + 1}`,
+    match,
+    render: render as (value: unknown, options: ShowOptions) => Rendered,
+    summary: o.summary as ((value: unknown) => string) | undefined,
+  };
   registry.push(entry);
   return () => {
     const i = registry.indexOf(entry);

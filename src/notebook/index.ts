@@ -4,7 +4,7 @@ export {
 } from './bundle';
 export {
   displayBundle, displayable, findRenderer, loadPlotly, pageHtml, registerRenderer, rendererNames, saveHtml, savePng, setDisplayOptions, show, toBundle,
-  type Rendered, type RendererEntry, type SessionDisplayOptions, type ShowOptions, type SummaryFn,
+  type Rendered, type RendererEntry, type RendererOptions, type SessionDisplayOptions, type ShowOptions, type SummaryFn,
 } from './display';
 export { inTslab, kernelWriter, sendDisplay, useDisplayWriter, type Delivery, type DisplayContent, type WriteDisplayData } from './kernel';
 export { PLOTLY_PACKAGE, PLOTLY_READY_EVENT, plotlyEmbedded, plotlySource, markPlotlyEmbedded } from './plotly-embed';
@@ -17,3 +17,7 @@ export {
   makeDisplayable, registerDefaultRenderers, resultFigure, resultListFigure, resultListSummary, resultSummary, summaryOf,
   tensorToNDArray, withDisplay,
 } from './renderers';
+export {
+  displayableWalkthrough, isWalkthrough, isWalkthroughStep, registerWalkthroughRenderers, stepBundle, stepFigure, stepSummary,
+  walkthroughBundle, type StepLike, type WalkthroughLike,
+} from './walkthrough';

@@ -257,6 +257,8 @@ export function summaryOf(value: object): string {
   if (Array.isArray(value) && value.length && value.every(isExplainResult)) return resultListSummary(value);
   if (Array.isArray(value) && value.length && value.every(isIdentityCheck)) return identityChecksBundle(value).data['text/plain'];
   if (isIdentityCheck(value)) return identityChecksBundle([value]).data['text/plain'];
+  const entry = findRenderer(value);
+  if (entry?.summary) return entry.summary(value);
   const s = (value as { summary?: unknown }).summary;
   if (typeof s === 'string') return s;
   const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
@@ -271,6 +273,9 @@ export function summaryOf(value: object): string {
 export function makeDisplayable<T>(value: T): T {
   if (value instanceof Promise) return value.then((v: unknown) => makeDisplayable(v)) as T;
   if (typeof value !== 'object' || value === null) return value;
+  // A walkthrough: its steps display themselves too (wt.step(n) as a cell's last expression).
+  const steps = (value as { steps?: unknown }).steps;
+  if (Array.isArray(steps)) for (const s of steps) if (typeof s === 'object' && s !== null && findRenderer(s)) displayable(s, summaryOf);
   if (isExplainResult(value)) return displayableResult(value) as T;
   if (Array.isArray(value) && value.length && value.every(isExplainResult)) return displayableResults(value) as T;
   if (findRenderer(value)) return displayable(value as T & object, summaryOf);
