@@ -12,7 +12,7 @@ import { makeNotebook, ROOT } from './jupyter';
 const LIB = process.env.DISPLAY_NOTEBOOK_LIB ?? '../dist/notebook';
 const RENDER = process.env.DISPLAY_NOTEBOOK_RENDER ?? '../dist/render';
 
-/** The cells; the test counts on 9 figures, 1 progress bar and 1 identity table. */
+/** The cells; the test counts on 10 figures, 1 progress bar and 1 identity table. */
 export const DISPLAY_CELLS: string[] = [
   '%md\n# 99 · Display check\n\nEvery figure of tslab-cam on synthetic results. Each shows as an interactive plotly figure ' +
     'where JavaScript runs, and as a PNG everywhere else.',
@@ -39,6 +39,9 @@ export const DISPLAY_CELLS: string[] = [
   'tc.displayableResult(ex.cam)',
   '%md\n## A batch over two images as the last expression: a gallery',
   'tc.displayableResults([ex.gradCam, ex2.gradCam])',
+  '%md\n## A walkthrough step (equation, numbers, figure, checks)',
+  'tc.show({ index: 5, key: "gradCam", title: { ja: "Grad-CAM: α と L", en: "Grad-CAM: α and L" },\n' +
+    '  latex: "L_c = \\\\mathrm{ReLU}\\\\Big(\\\\sum_k \\\\alpha_k^c f_k\\\\Big)", numbers: { c: 3, layer: evil }, result: ex.gradCam, checks: [] });',
   '%md\n## Identity checks',
   'tc.show([{ id: 1, name: evil, latex: "S_c = \\\\sum_k w_k^c F_k + b_c", lhs: 1, rhs: 1, diff: 0, relDiff: 0, tolerance: 1e-5, pass: true }]);',
   '%md\n## Progress',

@@ -64,8 +64,8 @@ test('every figure draws with plotly (SVG and heatmap/image elements), no page e
     assert.ok(f.svg > 0, `figure ${i} has plotly SVG`);
     assert.ok(f.heatmaps + f.images > 0, `figure ${i} drew a heatmap or image`);
   }
-  // overlay, heatmap, classes, layers, feature maps, comparison, guided, result overlay, gallery
-  assert.deepEqual(figs.map((f) => f.heatmaps > 0), [true, true, true, true, true, true, false, true, true]);
+  // overlay, heatmap, classes, layers, feature maps, comparison, guided, result overlay, gallery, walkthrough step
+  assert.deepEqual(figs.map((f) => f.heatmaps > 0), [true, true, true, true, true, true, false, true, true, true]);
   assert.equal(figs[8].images, 2, 'gallery: one image per input');
   assert.ok(figs[0].sliders === 1 && figs[2].menus === 1 && figs[3].sliders === 1 && figs[4].bars > 0);
   assert.equal(figs[5].images, 5, 'comparison row: input, CAM, Grad-CAM, guided backprop, guided Grad-CAM');

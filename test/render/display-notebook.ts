@@ -4,8 +4,8 @@ import { executeNotebook, ROOT, type Notebook, type NotebookOutput } from '../..
 
 export const DISPLAY_NOTEBOOK = path.join(ROOT, 'notebooks', '99-display-check.ipynb');
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
-/** Figures the notebook displays (overlay, heatmap, classes, layers, feature maps, comparison, guided, result, gallery). */
-export const FIGURE_COUNT = 9;
+/** Figures the notebook displays (overlay, heatmap, classes, layers, feature maps, comparison, guided, result, gallery, step). */
+export const FIGURE_COUNT = 10;
 
 /** Executes the display notebook with nbconvert + tslab into `out` (relative to out/test). */
 export function runDisplayNotebook(out: string): { nb: Notebook; file: string } {
