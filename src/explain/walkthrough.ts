@@ -78,9 +78,11 @@ export function walkthrough(model: tf.LayersModel, image: tf.Tensor, options: Me
     {
       index: 3, key: 'scores', title: { ja: 'クラススコア S_c', en: 'Class scores S_c' },
       latex: 'S_c = \\sum_k w_k^c F_k + b_c',
-      numbers: { c, ...(gc.className ? { class: gc.className } : {}), S_c: gc.S.toPrecision(6), 'all S': lead(gc.scores, gc.scores.length), scores: gc.scoreKind },
-      ...(cm ? { result: cm } : {}), checks: camChecks.filter((x) => x.id === 2),
-      ...(cm ? {} : { notApplicable: noCam }),
+      numbers: {
+        c, ...(gc.className ? { class: gc.className } : {}), S_c: gc.S.toPrecision(6), 'all S': lead(gc.scores, gc.scores.length), scores: gc.scoreKind,
+        ...(cm ? {} : { 'Σ_k w_k^c F_k + b_c': 'not checked: this model has no GAP → Dense head, so w_k^c do not exist' }),
+      },
+      result: cm ?? gc, checks: camChecks.filter((x) => x.id === 2),
     },
     {
       index: 4, key: 'cam', title: { ja: 'CAM: M_c(x,y)', en: 'CAM: M_c(x,y)' },

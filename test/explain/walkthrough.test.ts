@@ -34,6 +34,7 @@ test('walkthrough on a Flatten model: CAM steps say why they do not apply, Grad-
   const wt = walkthrough(m, img);
   assert.match(wt.step(4).notApplicable ?? '', /no GlobalAveragePooling2D/);
   assert.equal(wt.step(4).result, undefined);
+  assert.equal(wt.step(3).result?.method, 'gradCam', 'the scores are still shown');
   const five = wt.step(5).checks.find((c) => c.id === 5);
   assert.ok(five && !five.skipped && five.pass);
   assert.equal(wt.step(7).result?.method, 'guidedGradCam');

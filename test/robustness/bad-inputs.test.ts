@@ -18,6 +18,13 @@ let model: tc.tf.LayersModel;
 let good: tc.tf.Tensor4D;
 let dir: string;
 
+/** Runs fn in a tf.tidy so the bad tensors it makes are disposed whatever happens. */
+function tidyCall(fn: () => unknown): void {
+  tf.tidy(() => {
+    fn();
+  });
+}
+
 before(async () => {
   await tc.initBackend();
   model = gapNet({ size: 16, head: 'softmax', classes: 4 });
@@ -45,19 +52,19 @@ async function expectError(what: string, code: tc.ErrorCode, fn: () => unknown, 
 }
 
 test('images: wrong rank, size, channels, dtype, NaN/Inf, empty, disposed, not a tensor', async () => {
-  await expectError('rank 2', 'BAD_IMAGE', () => tf.tidy(() => tc.gradCam(model, tf.zeros([16, 16]))), /rank 2/);
-  await expectError('rank 5', 'BAD_IMAGE', () => tf.tidy(() => tc.gradCam(model, tf.zeros([1, 1, 16, 16, 3]))));
-  await expectError('wrong size', 'BAD_IMAGE', () => tf.tidy(() => tc.gradCam(model, tf.zeros([20, 20, 3]))), /resize|Resize/);
-  await expectError('wrong channels', 'BAD_IMAGE', () => tf.tidy(() => tc.gradCam(model, tf.zeros([16, 16, 1]))), /channel/);
-  await expectError('int data', 'BAD_IMAGE', () => tf.tidy(() => tc.gradCam(model, tf.zeros([16, 16, 3], 'int32'))), /int32/);
+  await expectError('rank 2', 'BAD_IMAGE', () => tidyCall(() => tc.gradCam(model, tf.zeros([16, 16]))), /rank 2/);
+  await expectError('rank 5', 'BAD_IMAGE', () => tidyCall(() => tc.gradCam(model, tf.zeros([1, 1, 16, 16, 3]))));
+  await expectError('wrong size', 'BAD_IMAGE', () => tidyCall(() => tc.gradCam(model, tf.zeros([20, 20, 3]))), /resize|Resize/);
+  await expectError('wrong channels', 'BAD_IMAGE', () => tidyCall(() => tc.gradCam(model, tf.zeros([16, 16, 1]))), /channel/);
+  await expectError('int data', 'BAD_IMAGE', () => tidyCall(() => tc.gradCam(model, tf.zeros([16, 16, 3], 'int32'))), /int32/);
   await expectError('float64 array', 'BAD_IMAGE', () => tc.gradCam(model, new Float64Array(16 * 16 * 3) as unknown as tc.tf.Tensor));
-  await expectError('NaN pixel', 'BAD_IMAGE', () => tf.tidy(() => tc.gradCam(model, tf.fill([16, 16, 3], NaN))), /NaN/);
-  await expectError('Inf pixel', 'BAD_IMAGE', () => tf.tidy(() => tc.gradCam(model, tf.fill([16, 16, 3], Infinity))), /Infinity/);
-  await expectError('empty', 'BAD_IMAGE', () => tf.tidy(() => tc.gradCam(model, tf.zeros([0, 16, 3]))), /empty/);
+  await expectError('NaN pixel', 'BAD_IMAGE', () => tidyCall(() => tc.gradCam(model, tf.fill([16, 16, 3], NaN))), /NaN/);
+  await expectError('Inf pixel', 'BAD_IMAGE', () => tidyCall(() => tc.gradCam(model, tf.fill([16, 16, 3], Infinity))), /Infinity/);
+  await expectError('empty', 'BAD_IMAGE', () => tidyCall(() => tc.gradCam(model, tf.zeros([0, 16, 3]))), /empty/);
   const gone = tf.zeros([16, 16, 3]);
   gone.dispose();
   await expectError('disposed', 'BAD_IMAGE', () => tc.gradCam(model, gone), /disposed/);
-  await expectError('batch to a single-image call', 'BAD_IMAGE', () => tf.tidy(() => tc.gradCam(model, tf.zeros([2, 16, 16, 3]))), /explain\(/);
+  await expectError('batch to a single-image call', 'BAD_IMAGE', () => tidyCall(() => tc.gradCam(model, tf.zeros([2, 16, 16, 3]))), /explain\(/);
 });
 
 test('an 8000×8000 image is resized on load, not kept at full size', async () => {
