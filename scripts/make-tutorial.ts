@@ -1,0 +1,197 @@
+/**
+ * Writes the tutorial notebooks notebooks/01…05 (Japanese first, English alongside). They follow
+ * the article's order: GAP → CAM → Grad-CAM → guided backprop → your own model, on the built-in
+ * models, offline. Regenerate after changing the cells: node -r ts-node/register scripts/make-tutorial.ts
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { makeNotebook, ROOT } from './jupyter';
+
+const IMPORT = 'import * as tc from "..";';
+const SAMPLE = (name: string, v: string) => `const ${v} = tc.builtinSamples().find((s) => s.name === "${name}")!;`;
+
+export const TUTORIAL: Record<string, string[]> = {
+  '01-gap.ipynb': [
+    `%md
+# 01 · Global Average Pooling (GAP)
+
+**日本語** — 畳み込み層が出力する特徴マップ $f_k(x,y)$ を、そのまま全結合層へ渡す (Flatten) 代わりに、チャンネルごとに平均して 1 つの数 $F_k$ にまとめるのが GAP です。記事では和で書かれていますが、Keras / TensorFlow.js の \`GlobalAveragePooling2D\` は平均を取るので、このライブラリでは
+$$F_k = \\frac{1}{Z}\\sum_{x,y} f_k(x,y), \\qquad Z = \\sum_{x,y} 1$$
+と書きます(定数 $Z$ の違いは後の式で $w_k^c$ に吸収されます)。
+
+**English** — Instead of flattening the last feature maps $f_k(x,y)$ into a long vector, GAP averages each channel into one number $F_k$. The article writes a sum; Keras' layer takes the mean, so here $F_k$ is the mean and the factor $Z$ (the number of positions) appears explicitly in later equations.`,
+    `%md
+ライブラリは 1 行で読み込めます。組み込みモデル \`digits-gap\`(畳み込み → GAP → Dense)は、MNIST の実際の手書き数字を置いたシーンで学習済みです。
+
+One line imports the library. The built-in \`digits-gap\` model (conv blocks → GAP → Dense) was trained on scenes made from real MNIST digits.`,
+    IMPORT,
+    'const model = await tc.loadModel("builtin:digits-gap");\nconsole.table(tc.listLayers(model).map((l) => ({ name: l.name, class: l.className, output: l.outputShape.join("×"), params: l.params })));',
+    `${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model });\nconsole.log(sample.description, "→ input", x.shape.join("×"));\ntc.image({ data: x.dataSync() as Float32Array, shape: x.shape.slice(1) }, { title: "input" })`,
+    `%md
+## GAP を計算する / Computing GAP
+
+\`tc.gap\` は最後の畳み込みブロックの出力 $f$ と、その各チャンネルの平均 $F_k$ を返します。モデル自身の GAP 層の出力も一緒に読み出すので、下の検査(恒等式 1)で両者が一致することを数値で確かめられます。
+
+\`tc.gap\` returns the last block's feature maps $f$ and their channel means $F_k$, and also reads the model's own GAP layer, so identity 1 below compares the two on the real numbers.`,
+    'const g = tc.gap(model, x);\ng',
+    'tc.verify(g)',
+    'console.log("F (first 8):", Array.from(g.F.slice(0, 8), (v) => v.toFixed(4)).join(", "));\nconsole.log("model\'s GAP (first 8):", Array.from(g.modelF!.slice(0, 8), (v) => v.toFixed(4)).join(", "));',
+    `%md
+## パラメータ数 / Parameter count
+
+GAP の利点の一つはパラメータの少なさです。同じ畳み込み部を持つ \`digits-fc\`(Flatten → Dense → Dense)と比べてみましょう。
+
+GAP's head needs far fewer weights than a Flatten head. Compare with \`digits-fc\`, which has the same kind of conv blocks but flattens them.`,
+    'const flat = await tc.loadModel("builtin:digits-fc");\nconst headParams = (m: tc.tf.LayersModel) => tc.listLayers(m).filter((l) => l.className === "Dense").reduce((s, l) => s + l.params, 0);\nconsole.log(`digits-gap: Dense head ${headParams(model)} parameters (of ${model.countParams()})`);\nconsole.log(`digits-fc : Dense head ${headParams(flat)} parameters (of ${flat.countParams()})`);',
+  ],
+  '02-cam.ipynb': [
+    `%md
+# 02 · Class Activation Map (CAM)
+
+**日本語** — GAP の後の全結合層は、クラス $c$ のスコアを $S_c = \\sum_k w_k^c F_k + b_c$ と計算します(ソフトマックスやシグモイドの前の値)。$F_k$ は $f_k$ の平均なので、和の順序を入れ替えると
+$$S_c = \\frac{1}{Z}\\sum_{x,y} \\underbrace{\\sum_k w_k^c f_k(x,y)}_{M_c(x,y)} + b_c$$
+となり、位置ごとの寄与 $M_c(x,y)$ が CAM です。
+
+**English** — After GAP, the Dense layer scores class $c$ as $S_c = \\sum_k w_k^c F_k + b_c$ (before softmax/sigmoid). Since $F_k$ averages $f_k$, swapping the sums gives the map $M_c(x,y) = \\sum_k w_k^c f_k(x,y)$, whose average plus $b_c$ is exactly $S_c$: each position's share of the score.`,
+    IMPORT,
+    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model });`,
+    'const c = tc.cam(model, x);\nc',
+    `%md
+重み $w_k^c$ の大きい特徴マップほど $M_c$ に強く効きます。特徴マップを $w_k^c$ の順に並べて見てみましょう。
+
+Feature maps with large $w_k^c$ dominate $M_c$; here they are ordered by $w_k^c$, with the weights as bars.`,
+    'tc.featureMaps(c)',
+    `%md
+## 恒等式の検査 / Checking the identities
+
+(1) $F_k$ とモデルの GAP 層、(2) $\\sum_k w_k^c F_k + b_c = S_c$、(3) $\\frac{1}{Z}\\sum_{x,y} M_c + b_c = S_c$ を実際の数値で確かめます。
+
+Identities 1–3 on the real numbers.`,
+    'tc.verify(c)',
+    'let sumM = 0;\nfor (const v of c.M.data) sumM += v;\nconsole.log(`S_c = ${c.S.toFixed(5)};  Σ M_c / Z + b_c = ${(sumM / c.Z + c.b).toFixed(5)}  (Z = ${c.Z}, b_c = ${c.b.toFixed(5)})`);',
+    `%md
+## クラスごとの地図 / One map per class
+
+2 つの数字が写ったシーンで、それぞれのクラスの CAM を計算します。各クラスの地図は自分の数字の上で明るくなるはずです(ドロップダウンで切り替え)。
+
+A scene with two digits: the CAM of each class should light up its own digit (switch with the dropdown).`,
+    `${SAMPLE('two-digits', 'two')}\nconst x2 = await tc.loadImage(two.path, { model });\nconst both = tc.tf.concat([x2, x2]);\nconst perClass = tc.explain(model, both, { method: "cam", classIndex: [...two.labels] });\nperClass`,
+    'perClass.map((r) => tc.verify(r)).flat()',
+  ],
+  '03-gradcam.ipynb': [
+    `%md
+# 03 · Grad-CAM
+
+**日本語** — CAM は GAP → Dense という構造がないと使えません($w_k^c$ が存在しない)。Grad-CAM は重みの代わりに勾配を使います:
+$$\\alpha_k^c = \\frac{1}{Z}\\sum_{x,y}\\frac{\\partial S_c}{\\partial f_k(x,y)}, \\qquad L_c = \\mathrm{ReLU}\\Big(\\sum_k \\alpha_k^c f_k\\Big)$$
+GAP → Dense のモデルでは $\\partial S_c / \\partial f_k(x,y) = w_k^c / Z$ なので $\\alpha_k^c Z = w_k^c$、つまり $L_c Z = \\mathrm{ReLU}(M_c)$:Grad-CAM は CAM の一般化です。
+
+**English** — CAM needs the GAP → Dense head. Grad-CAM replaces $w_k^c$ by gradient weights $\\alpha_k^c$. On a GAP model the gradient is exactly $w_k^c/Z$, so $\\alpha_k^c Z = w_k^c$ and $L_c Z = \\mathrm{ReLU}(M_c)$; on any other CNN Grad-CAM still works.`,
+    IMPORT,
+    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model });`,
+    'const gc = tc.gradCam(model, x);\ngc',
+    `%md
+## CAM と一致することの確認 / Grad-CAM equals CAM here
+
+恒等式 4($\\alpha_k^c Z = w_k^c$、$L_c Z = \\mathrm{ReLU}(M_c)$)と 5($\\alpha_k^c$ を有限差分で検算)。
+
+Identity 4 (Grad-CAM = CAM on a GAP model) and identity 5 ($\\alpha_k^c$ against finite differences of $S_c$).`,
+    'tc.verify(gc, { model, image: x })',
+    'const c = tc.cam(model, x);\nconsole.log("α·Z (first 6):", Array.from(gc.alpha.slice(0, 6), (a) => (a * gc.Z).toFixed(5)).join(", "));\nconsole.log("w^c (first 6):", Array.from(c.w.slice(0, 6), (w) => w.toFixed(5)).join(", "));',
+    `%md
+## GAP のないモデル / A model without GAP
+
+\`digits-fc\` は特徴マップを Flatten するので CAM は定義できません。ライブラリはその理由を説明するエラーを返します。Grad-CAM はそのまま動きます。
+
+\`digits-fc\` flattens its feature maps, so CAM is undefined there: the library says why. Grad-CAM still works.`,
+    'const fc = await tc.loadModel("builtin:digits-fc");\ntry {\n  tc.cam(fc, x);\n} catch (e) {\n  console.log((e as Error).message);\n}',
+    'const gcFc = tc.gradCam(fc, x);\ngcFc',
+    'tc.verify(gcFc, { model: fc, image: x })',
+    `%md
+## 層を変える / Changing the layer
+
+浅い層ほど解像度は高く、意味は弱くなります。スライダーで層を切り替えます。
+
+Earlier layers have finer maps and weaker semantics; the slider switches the target layer.`,
+    'const layers = tc.listLayers(model).filter((l) => l.spatial && l.className === "ReLU").map((l) => l.name);\ntc.layerSlider(layers.map((layer) => tc.gradCam(model, x, { layer })))',
+    `%md
+## クラスの識別 / Class discrimination
+
+2 つの数字のシーンで、クラスごとの Grad-CAM がそれぞれの数字を指すことを両方のモデルで見ます。
+
+On a two-digit scene, each class's Grad-CAM points at its own digit, on both models.`,
+    `${SAMPLE('two-digits', 'two')}\nconst x2 = await tc.loadImage(two.path, { model });\nconst both = tc.tf.concat([x2, x2]);\ntc.explain(model, both, { classIndex: [...two.labels] })`,
+    'tc.explain(fc, both, { classIndex: [...two.labels] })',
+  ],
+  '04-guided-gradcam.ipynb': [
+    `%md
+# 04 · Guided Backpropagation と Guided Grad-CAM
+
+**日本語** — Grad-CAM の地図は粗い(最後の畳み込み層の解像度)ので、入力画素の細かさを持つ guided backpropagation と掛け合わせます。guided backpropagation は入力に対する勾配ですが、ReLU を逆伝播するとき「順伝播の入力が正」かつ「戻ってくる勾配が正」の所だけを通します:
+$$R^{(l)} = \\big(f^{(l)} > 0\\big)\\cdot\\big(R^{(l+1)} > 0\\big)\\cdot R^{(l+1)}$$
+Guided Grad-CAM はその結果と、入力サイズへ双線形補間した $L_c$ の要素ごとの積です。
+
+**English** — Grad-CAM maps are coarse; guided backpropagation has pixel detail. It is the input gradient with every ReLU passing gradient back only where its forward input and the incoming gradient are both positive. Guided Grad-CAM multiplies it by $L_c$ upsampled bilinearly to the input size.`,
+    IMPORT,
+    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('heavy-clutter', 'sample')}\nconst x = await tc.loadImage(sample.path, { model });\nconsole.log(sample.description);`,
+    'const gb = tc.guidedBackprop(model, x);\ngb',
+    'const ggc = tc.guidedGradCam(model, x);\nggc',
+    `%md
+## 比較 / Side by side
+
+入力、CAM、Grad-CAM、guided backprop、guided Grad-CAM を並べます。
+
+Input, CAM, Grad-CAM, guided backprop and guided Grad-CAM in one row.`,
+    'tc.comparison({ cam: tc.cam(model, x, { classIndex: ggc.classIndex }), gradCam: ggc.gradCam, guided: gb, guidedGradCam: ggc })',
+    `%md
+## 記事の道筋をまとめて / The whole path at once
+
+\`tc.walkthrough\` は記事の順番(特徴マップ → GAP → スコア → CAM → Grad-CAM → guided backprop → guided Grad-CAM)で各ステップの式・数値・図・検査をまとめます。\`wt.step(n)\` で 1 ステップずつ表示できます。
+
+\`tc.walkthrough\` gathers every step in the article's order, with its equation, numbers, figure and checks; \`wt.step(n)\` shows one step.`,
+    'const wt = tc.walkthrough(model, x);\nwt',
+    'wt.step(4)',
+    'wt.step(5)',
+    'console.log(wt.allPassed ? "every identity of the walkthrough passed" : "an identity FAILED");',
+  ],
+  '05-your-model.ipynb': [
+    `%md
+# 05 · 自分のモデルで / Your own model
+
+**日本語** — Keras から \`tensorflowjs_converter --input_format keras model.h5 out_dir\` で変換したモデルや、TensorFlow.js で保存したモデルを読み込めます。パス(\`model.json\` かそのフォルダ)か URL を渡します。オンラインなら例えば:
+
+\`\`\`ts
+const mobilenet = await tc.loadModel("https://example.com/path/to/model.json"); // 自分で選んだ URL だけを読みます
+\`\`\`
+
+このノートブックはオフラインでも動くように、ここで小さなモデルを作って保存し、それを読み込み直します(Grad-CAM に必要なのは LayersModel です。GraphModel では勾配が取れないので、変換方法を示すエラーになります)。
+
+**English** — Load a model converted from Keras or saved by TensorFlow.js from a path or a URL (only the URL you give is fetched). To run offline, this notebook builds a small model, saves it, and loads it back. A GraphModel cannot be explained (no gradients through a frozen graph): the error says how to convert instead.`,
+    IMPORT,
+    `const tf = tc.tf;\nconst input = tf.input({ shape: [64, 64, 3] });\nlet h = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: "same", activation: "relu", name: "my_conv1" }).apply(input) as tc.tf.SymbolicTensor;\nh = tf.layers.maxPooling2d({ poolSize: 2, name: "my_pool" }).apply(h) as tc.tf.SymbolicTensor;\nh = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: "same", activation: "relu", name: "my_conv2" }).apply(h) as tc.tf.SymbolicTensor;\nh = tf.layers.globalAveragePooling2d({ name: "my_gap" }).apply(h) as tc.tf.SymbolicTensor;\nconst out = tf.layers.dense({ units: 3, activation: "softmax", name: "my_scores" }).apply(h) as tc.tf.SymbolicTensor;\nconst mine = tf.model({ inputs: input, outputs: out });\nconst saved = await tc.saveModel(mine, "./my-model");\nconsole.log("saved", saved.modelJson, saved.totalBytes, "bytes");`,
+    'const loaded = await tc.loadModel("./my-model/model.json");\nconsole.table(tc.listLayers(loaded).map((l) => ({ name: l.name, class: l.className, output: l.outputShape.join("×") })));\nconsole.log("default target layer:", tc.findTargetLayer(loaded).name);',
+    `%md
+## 層の選び方 / Choosing the layer
+
+層を指定しなければ、分類ヘッドの手前で最後の空間的な特徴マップ(4 次元の出力)が選ばれます。名前を間違えると近い名前が提案されます。
+
+Without \`layer\`, the last spatial feature map before the head is used. A mistyped name gets the closest valid names.`,
+    'try {\n  tc.gradCam(loaded, tf.zeros([64, 64, 3]), { layer: "my_conv" });\n} catch (e) {\n  console.log((e as Error).message);\n}',
+    `%md
+## 自分の画像 / Your image
+
+\`tc.loadImage\` は PNG / JPEG のパス、URL、バイト列を受け取り、モデルの入力サイズに合わせます。ここでは同梱のサンプル画像を「自分の画像」として使います。ソフトマックスの前のスコアを説明します(飽和したソフトマックスでは勾配が消えるため)。
+
+\`tc.loadImage\` takes a PNG/JPEG path, URL or bytes and resizes it for the model. The scores explained are the ones before softmax, which keep their gradient even where the softmax saturates.`,
+    `const file = tc.builtinSamples()[1].path;\nconst img = await tc.loadImage(file, { model: loaded });\nconst mineGc = tc.gradCam(loaded, img, { layer: "my_conv2" });\nmineGc`,
+    'tc.verify(mineGc, { model: loaded, image: img })',
+    'tc.explain(loaded, tf.concat([img, img, img]), { classIndex: [0, 1, 2], layer: "my_conv1" })',
+  ],
+};
+
+if (require.main === module) {
+  for (const [name, cells] of Object.entries(TUTORIAL)) {
+    fs.writeFileSync(path.join(ROOT, 'notebooks', name), JSON.stringify(makeNotebook(cells), null, 1) + '\n');
+    console.log('wrote notebooks/' + name);
+  }
+}
