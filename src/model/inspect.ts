@@ -18,8 +18,14 @@ export interface LayerInfo {
   readonly index: number;
 }
 
-/** Layers that are the classifier head rather than feature maps, even with a 4-D output. */
-const HEAD_CLASSES = new Set(['InputLayer', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'Flatten', 'Dense', 'Dropout', 'Reshape']);
+/**
+ * Layers whose output is a feature map worth explaining: convolutions, the activations and
+ * normalisations after them, and the merges of residual/branching blocks. Pooling, padding,
+ * dropout and reshapes are passed over (their input is the same map, better resolved).
+ */
+const FEATURE_CLASSES = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Conv2DTranspose', 'Activation', 'ReLU',
+  'LeakyReLU', 'ELU', 'PReLU', 'ThresholdedReLU', 'BatchNormalization', 'LayerNormalization', 'Add', 'Concatenate',
+  'Multiply', 'Average', 'Maximum', 'Minimum']);
 
 function isSpatial(shape: readonly (number | null)[]): boolean {
   return shape.length === 4 && (shape[1] ?? 2) * (shape[2] ?? 2) > 1;
@@ -59,7 +65,7 @@ export function listLayers(model: tf.LayersModel): LayerInfo[] {
 export function findTargetLayer(model: tf.LayersModel): LayerInfo {
   assertLayersModel(model);
   const layers = listLayers(model);
-  const spatial = layers.filter((l) => l.spatial && !HEAD_CLASSES.has(l.className));
+  const spatial = layers.filter((l) => l.spatial && FEATURE_CLASSES.has(l.className));
   if (spatial.length === 0) {
     throw new TslabCamError('NO_SPATIAL_LAYER',
       `The model has no layer with a 4-D spatial output (batch, h, w, channels); its layers are ${layers.map((l) => `${l.name} ${fmtShape(l.outputShape)}`).join(', ')}.`,
