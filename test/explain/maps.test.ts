@@ -1,0 +1,33 @@
+import { test, before } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { initBackend } from '../../src/model/backend';
+import { gapOf, normalizeMap, upsampleMaps, weightedSum } from '../../src/explain/maps';
+import { alphaOf } from '../../src/explain/gradcam';
+
+before(async () => {
+  await initBackend();
+});
+
+test('normalizeMap: min-max to [0,1]; constant, all-zero and all-negative maps never give NaN', () => {
+  assert.deepEqual(Array.from(normalizeMap(Float32Array.from([2, 4, 6]))), [0, 0.5, 1]);
+  assert.deepEqual(Array.from(normalizeMap(Float32Array.from([-3, -1]))), [0, 1]);
+  assert.deepEqual(Array.from(normalizeMap(new Float32Array(4))), [0, 0, 0, 0]);
+  assert.deepEqual(Array.from(normalizeMap(Float32Array.from([5, 5, 5]))), [0, 0, 0]);
+});
+
+test('upsampleMaps: bilinear with half-pixel centres; a constant map stays constant, a 2×2 ramp interpolates', () => {
+  const flat = upsampleMaps(Float32Array.from([0.5, 0.5, 0.5, 0.5]), 1, 2, 2, [4, 4]);
+  assert.ok(flat.every((v) => Math.abs(v - 0.5) < 1e-7));
+  // Columns 0 and 1 hold 0 and 1. Output column centres at 0.25, 0.75, 1.25, 1.75 input pixels,
+  // i.e. offsets -0.25, 0.25, 0.75, 1.25 from the first centre, clamped to [0, 1]: 0, 0.25, 0.75, 1.
+  const ramp = upsampleMaps(Float32Array.from([0, 1, 0, 1]), 1, 2, 2, [4, 4]);
+  assert.deepEqual(Array.from(ramp.slice(0, 4), (v) => Math.round(v * 1e6) / 1e6), [0, 0.25, 0.75, 1]);
+});
+
+test('gapOf, weightedSum and alphaOf compute the article\'s sums on a hand example', () => {
+  // f: 2×1 positions × 2 channels: position 0 = [1, 2], position 1 = [3, -4].
+  const f = { data: Float32Array.from([1, 2, 3, -4]), shape: [2, 1, 2] };
+  assert.deepEqual(Array.from(gapOf(f)), [2, -1]); // means of [1,3] and [2,-4]
+  assert.deepEqual(Array.from(weightedSum(f, [0.5, 1])), [2.5, -2.5]); // 0.5·1+2, 0.5·3-4
+  assert.deepEqual(Array.from(alphaOf(Float32Array.from([1, 2, 3, -4]), 2, 1, 2)), [2, -1]);
+});
