@@ -1,9 +1,10 @@
 /**
  * Display of the article's walkthrough: each step as its equation, its numbers, its figure and the
- * checks of its identity; the whole walkthrough as an overview table. Steps are recognised by
- * shape (the explain layer's WalkthroughStep), so this module needs no import from explain/.
+ * checks of its identity; the whole walkthrough as an overview table. Values are recognised by
+ * shape, so a walkthrough rebuilt from saved data displays too.
  */
 import type { ExplainResult, IdentityCheck } from '../explain/types';
+import type { Walkthrough, WalkthroughStep } from '../explain/walkthrough';
 import { escapeHtml } from '../render/escape';
 import type { Figure } from '../render/figure';
 import {
@@ -13,25 +14,11 @@ import { figureBundle, htmlBundle, type DisplayBundle } from './bundle';
 import { displayable, registerRenderer } from './display';
 import { identityChecksBundle, isExplainResult, isIdentityCheck } from './renderers';
 
-/** The fields of a walkthrough step this module reads. */
-export interface StepLike {
-  readonly index: number;
-  readonly key: string;
-  readonly title: { readonly ja: string; readonly en: string };
-  readonly latex: string;
-  readonly numbers: Readonly<Record<string, string | number>>;
-  readonly result?: ExplainResult;
-  readonly checks: readonly IdentityCheck[];
-  readonly notApplicable?: string;
-}
+/** The fields of a walkthrough step this module reads: the explain layer's step. */
+export type StepLike = WalkthroughStep;
 
 /** The fields of a walkthrough this module reads. */
-export interface WalkthroughLike {
-  readonly steps: readonly StepLike[];
-  readonly classIndex: number;
-  readonly layer: string;
-  readonly allPassed: boolean;
-}
+export type WalkthroughLike = Pick<Walkthrough, 'steps' | 'classIndex' | 'layer' | 'allPassed'>;
 
 /** True for walkthrough steps (duck-typed). */
 export function isWalkthroughStep(x: unknown): x is StepLike {

@@ -7,6 +7,7 @@ import type {
   CamResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, NDArray,
 } from '../explain/types';
 import { guidedDisplay, range, resizeBilinear } from './figure';
+import { mulberry32 as rng } from '../data/prng';
 
 export interface SyntheticOptions {
   /** Input edge H = W (default 224). */
@@ -28,18 +29,6 @@ export interface SyntheticExample {
   gradCam: GradCamResult;
   guided: GuidedBackpropResult;
   guidedGradCam: GuidedGradCamResult;
-}
-
-/** A small deterministic generator (mulberry32) so fixtures are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** [0,1] min-max scaling; a constant map becomes zeros (never NaN). */

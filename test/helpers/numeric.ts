@@ -1,6 +1,9 @@
 /** Numeric helpers shared by tests: relative differences, seeded sampling, finite differences. */
 import * as tf from '@tensorflow/tfjs';
 import { runGraph } from '../../src/model/graph';
+import { mulberry32 } from '../../src/data/prng';
+
+export { mulberry32 };
 
 /** max|a-b| / max(max|b|, floor): one number for "how different are these arrays". */
 export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6): number {
@@ -14,16 +17,6 @@ export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-6
   return d / Math.max(m, floor);
 }
 
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The score S_c of image 0 when the target layer's output is replaced by `f`. */
 export function scoreWithF(model: tf.LayersModel, image: tf.Tensor4D, path: readonly string[], f: tf.Tensor, c: number): number {

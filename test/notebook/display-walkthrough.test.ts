@@ -10,7 +10,7 @@ import { EVIL } from '../render/fixtures';
 const ex = syntheticExample({ size: 32, layerSize: 4, className: 'cat' });
 const check = { id: 3, name: EVIL, latex: 'S_c = \\frac{1}{Z}\\sum M_c + b_c', lhs: 1, rhs: 1, diff: 0, relDiff: 0, tolerance: 1e-4, pass: true };
 
-function step(index: number, key: string, extra: Partial<StepLike> = {}): StepLike {
+function step(index: number, key: StepLike['key'], extra: Partial<StepLike> = {}): StepLike {
   return { index, key, title: { ja: `ステップ ${EVIL}`, en: `Step title ${index}` }, latex: 'L_c = \\mathrm{ReLU}(\\sum_k \\alpha_k^c f_k)',
     numbers: { c: 3, 'α (first)': '0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, …', [EVIL]: EVIL }, checks: [], ...extra };
 }
