@@ -67,8 +67,8 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 const DESCRIPTIONS: Record<BuiltinKind, string> = {
-  'digits-gap': 'conv1–conv4 → GlobalAveragePooling2D → Dense(10, sigmoid): CAM applies.',
-  'digits-fc': 'conv1–conv4 → MaxPool → Flatten → Dense(64) → Dense(10, sigmoid): no GAP, so CAM does not apply; Grad-CAM does.',
+  'digits-gap': 'conv1–conv4 → GlobalAveragePooling2D → Dense(10, softmax): CAM applies.',
+  'digits-fc': 'conv1–conv4 → MaxPool → Flatten → Dense(64) → Dense(10, softmax): no GAP, so CAM does not apply; Grad-CAM does.',
 };
 
 /** The metadata stored next to a trained model (evaluation is filled in by scripts/evaluate.ts). */
@@ -80,7 +80,7 @@ function metaFor(kind: BuiltinKind, training: Record<string, unknown>, previous:
     channels: 3,
     inputRange: [0, 1],
     classNames: Array.from({ length: NUM_CLASSES }, (_, c) => String(c)),
-    head: 'sigmoid',
+    head: 'softmax',
     scoreLayer: SCORE_LAYER,
     targetLayer: TARGET_LAYER,
     hasGap: kind === 'digits-gap',

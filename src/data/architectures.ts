@@ -6,26 +6,30 @@ import { DEFAULT_SCENE_SIZE } from './scenes';
 export type BuiltinKind = 'digits-gap' | 'digits-fc';
 export const BUILTIN_KINDS: readonly BuiltinKind[] = ['digits-gap', 'digits-fc'];
 
-/** The layer explanations should target by default: the last conv layer, 16×16 on a 64×64 input. */
-export const TARGET_LAYER = 'conv4';
-/** The class-score layer: a Dense whose pre-sigmoid output is the article's S_c. */
+/** The layer explanations should target by default: the last conv block's output (after its ReLU), 8×8 on a 64×64 input. */
+export const TARGET_LAYER = 'relu4';
+/** The class-score layer: a Dense whose pre-softmax output is the article's S_c. */
 export const SCORE_LAYER = 'logits';
 
 /**
- * The shared feature extractor: two conv+pool blocks, then two 3×3 convs at 16×16. Stopping the
- * pooling at 16×16 keeps the maps fine enough to tell two digits apart; the receptive field of
- * conv4 (26 px) still covers a whole digit. Every initialiser is seeded, so a seed gives the
- * same starting weights.
+ * The shared feature extractor: four conv → BatchNorm → ReLU blocks, each but the last followed by
+ * a 2×2 max-pool, so the last block is 8×8 with 128 channels and a 38 px receptive field (a
+ * whole digit). Batch normalisation and the 8×8 end were what made training start within
+ * minutes; a 16×16 end with 64 channels sat at the class-prior loss for hundreds of steps.
+ * Every initialiser is seeded, so a seed gives the same starting weights.
  */
 function features(input: tf.SymbolicTensor, seed: number): tf.SymbolicTensor {
   let x: tf.SymbolicTensor = input;
-  const widths = [16, 32, 64, 64];
+  const widths = [16, 32, 64, 128];
   widths.forEach((filters, i) => {
+    const n = i + 1;
     x = tf.layers.conv2d({
-      name: `conv${i + 1}`, filters, kernelSize: 3, padding: 'same', activation: 'relu',
-      kernelInitializer: tf.initializers.heNormal({ seed: seed * 100 + i + 1 }),
+      name: `conv${n}`, filters, kernelSize: 3, padding: 'same', useBias: false,
+      kernelInitializer: tf.initializers.heNormal({ seed: seed * 100 + n }),
     }).apply(x) as tf.SymbolicTensor;
-    if (i < 2) x = tf.layers.maxPooling2d({ name: `pool${i + 1}`, poolSize: 2 }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.batchNormalization({ name: `bn${n}` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.reLU({ name: `relu${n}` }).apply(x) as tf.SymbolicTensor;
+    if (n < widths.length) x = tf.layers.maxPooling2d({ name: `pool${n}`, poolSize: 2 }).apply(x) as tf.SymbolicTensor;
   });
   return x;
 }
@@ -35,13 +39,15 @@ function imageInput(): tf.SymbolicTensor {
 }
 
 /**
- * The sigmoid head: one independent probability per class, because a scene may hold two digits
- * (softmax would force the two to compete). The sigmoid is the Dense layer's own activation, as
- * in most Keras models, so S_c is that layer's pre-activation output.
+ * The head: Dense(10) with softmax as its own activation (as most Keras models do), so S_c is
+ * the layer's pre-activation output. Two-digit scenes are trained toward 1/2 on each digit's
+ * class (cross-entropy against the normalised multi-hot target), and read by ranking: the two
+ * digits should be the top 2. A sigmoid-per-class head with binary cross-entropy was tried
+ * first and stayed at the class-prior loss far longer.
  */
 function head(x: tf.SymbolicTensor, seed: number): tf.SymbolicTensor {
   return tf.layers.dense({
-    name: SCORE_LAYER, units: NUM_CLASSES, activation: 'sigmoid',
+    name: SCORE_LAYER, units: NUM_CLASSES, activation: 'softmax',
     kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 100 + 50 }),
   }).apply(x) as tf.SymbolicTensor;
 }
@@ -56,7 +62,8 @@ export function buildDigitsGap(seed: number): tf.LayersModel {
 
 /**
  * conv blocks → MaxPool → Flatten → Dense(64) → Dense(10): no GAP, so CAM does not apply but
- * Grad-CAM does. The extra pool halves the flattened size so the model stays near 1.3 MB.
+ * Grad-CAM does. The extra pool (8×8 → 4×4) keeps the flattened vector at 2,048 and the model
+ * well under 2 MB.
  */
 export function buildDigitsFc(seed: number): tf.LayersModel {
   const input = imageInput();
