@@ -1,0 +1,54 @@
+import { NUM_CLASSES } from './mnist';
+import { Box, Scene, inBox } from './scenes';
+
+/**
+ * The pointing game (Zhang et al., "Top-down neural attention by excitation backprop"): a map
+ * "points" at its maximum; it scores a hit when that pixel lies inside the target object's box.
+ * Here the box is the digit's tight ink box, with no tolerance margin. Pure bookkeeping: the
+ * maps come from the explain layer (scripts/evaluate.ts), which src/data must not import.
+ */
+
+/** Row and column of the maximum of an (height, width) map; the first one on ties. */
+export function argmax2d(map: Float32Array, width: number): { x: number; y: number; value: number; flat: boolean } {
+  let best = 0;
+  let min = Infinity;
+  for (let i = 0; i < map.length; i++) {
+    if (map[i] > map[best]) best = i;
+    if (map[i] < min) min = map[i];
+  }
+  return { x: best % width, y: Math.floor(best / width), value: map[best], flat: map[best] === min };
+}
+
+/** Whether the map's maximum falls inside the box. A constant map points nowhere: a miss. */
+export function pointsInto(map: Float32Array, width: number, box: Box): boolean {
+  const m = argmax2d(map, width);
+  return !m.flat && inBox(box, m.x, m.y);
+}
+
+/** Hits and trials, overall and per class. */
+export interface PointingTally {
+  hits: number;
+  trials: number;
+  /** Maps that were constant (e.g. Grad-CAM's ReLU removed everything): counted as misses. */
+  flat: number;
+  readonly perClass: { hits: number; trials: number }[];
+}
+
+export function emptyTally(): PointingTally {
+  return { hits: 0, trials: 0, flat: 0, perClass: Array.from({ length: NUM_CLASSES }, () => ({ hits: 0, trials: 0 })) };
+}
+
+/** Record one map aimed at digit `digit` of `scene`. */
+export function recordPointing(t: PointingTally, scene: Scene, digit: number, map: Float32Array): void {
+  const d = scene.digits[digit];
+  const hit = pointsInto(map, scene.width, d.box);
+  t.trials++;
+  t.perClass[d.label].trials++;
+  if (hit) { t.hits++; t.perClass[d.label].hits++; }
+  if (argmax2d(map, scene.width).flat) t.flat++;
+}
+
+/** hits / trials, NaN for no trials. */
+export function rate(t: { hits: number; trials: number }): number {
+  return t.trials ? t.hits / t.trials : NaN;
+}

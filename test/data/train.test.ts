@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/model/backend';
+import { loadModelFiles } from '../../src/data/modelFiles';
+import { filterGradientAsConv } from '../../src/data/trainKernels';
+import { learningRateAt, multiLabelLoss } from '../../src/data/train';
+
+const root = path.join(__dirname, '..', '..');
+
+test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, the saved model loads', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-train-'));
+  // 16 steps cycling over 16 scenes: enough for the loss to fall visibly, a few seconds of work.
+  const stdout = execFileSync(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', '--model', 'digits-gap',
+    '--steps', '16', '--batch', '8', '--pool', '16', '--lr', '0.003', '--out', out, '--no-samples', '--json'], {
+    cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 85_000, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { losses: number[]; bytes: number };
+  const losses = summary.losses;
+  assert.equal(losses.length, 16);
+  const first = (losses[0] + losses[1]) / 2, last = (losses[14] + losses[15]) / 2;
+  assert.ok(last < first * 0.8, `loss fell: ${first.toFixed(3)} → ${last.toFixed(3)}`);
+  const dir = path.join(out, 'digits-gap');
+  assert.ok(fs.existsSync(path.join(dir, 'tslab-cam.json')));
+  await initBackend();
+  const model = await loadModelFiles(path.join(dir, 'model.json'));
+  assert.deepEqual(model.outputs[0].shape, [null, 10]);
+  assert.ok(model.getLayer('gap') && model.getLayer('relu4'));
+  model.dispose();
+});
+
+test('the conv-based filter gradient equals tfjs\'s own on the cpu backend', async () => {
+  await initBackend();
+  const previous = tf.getBackend();
+  await tf.setBackend('cpu');
+  try {
+    const before = tf.memory().numTensors;
+    for (const pad of ['same', 'valid'] as const) {
+      const x = tf.randomNormal([2, 9, 7, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+      const dyShape: [number, number, number, number] = pad === 'same' ? [2, 9, 7, 4] : [2, 7, 5, 4];
+      const dy = tf.randomNormal(dyShape, 0, 1, 'float32', 2) as tf.Tensor4D;
+      const ours = filterGradientAsConv(x, dy, [3, 3, 3, 4], pad);
+      const reference = tf.tidy(() => tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, w as tf.Tensor4D, 1, pad), dy)))(tf.zeros([3, 3, 3, 4])));
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0]);
+      assert.ok(diff < 1e-4, `${pad}: max difference ${diff}`);
+      tf.dispose([x, dy, ours, reference]);
+    }
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    await tf.setBackend(previous);
+  }
+});
+
+test('learning-rate schedule and loss: flat then cosine to 5%; loss is cross-entropy against normalised targets', async () => {
+  assert.equal(learningRateAt(0, 100, 1), 1);
+  assert.equal(learningRateAt(59, 100, 1), 1);
+  assert.ok(Math.abs(learningRateAt(99, 100, 1) - 0.05) < 0.01);
+  await initBackend();
+  const loss = tf.tidy(() => multiLabelLoss(tf.tensor2d([[0, 1, 1, 0, 0, 0, 0, 0, 0, 0]]), tf.tensor2d([[0, 0.5, 0.5, 0, 0, 0, 0, 0, 0, 0]])).dataSync()[0]);
+  assert.ok(Math.abs(loss - Math.log(2)) < 1e-5);
+});
