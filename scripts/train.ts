@@ -68,7 +68,7 @@ function parseArgs(argv: readonly string[]): Args {
 
 const DESCRIPTIONS: Record<BuiltinKind, string> = {
   'digits-gap': 'conv1–conv4 → GlobalAveragePooling2D → Dense(10, softmax): CAM applies.',
-  'digits-fc': 'conv1–conv4 → MaxPool → Flatten → Dense(64) → Dense(10, softmax): no GAP, so CAM does not apply; Grad-CAM does.',
+  'digits-fc': 'conv1–conv4 → MaxPool → Flatten → Dense(64) → BatchNorm → ReLU → Dense(10, softmax): no GAP, so CAM does not apply; Grad-CAM does.',
 };
 
 /** The metadata stored next to a trained model (evaluation is filled in by scripts/evaluate.ts). */

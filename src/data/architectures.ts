@@ -61,19 +61,23 @@ export function buildDigitsGap(seed: number): tf.LayersModel {
 }
 
 /**
- * conv blocks → MaxPool → Flatten → Dense(64) → Dense(10): no GAP, so CAM does not apply but
- * Grad-CAM does. The extra pool (8×8 → 4×4) keeps the flattened vector at 2,048 and the model
- * well under 2 MB.
+ * conv blocks → MaxPool → Flatten → Dense(64) → BatchNorm → ReLU → Dense(10): no GAP, so CAM
+ * does not apply but Grad-CAM does. The extra pool (8×8 → 4×4) keeps the flattened vector at
+ * 2,048 and the model well under 2 MB. The BatchNorm after the hidden Dense is needed: its 2,048
+ * inputs are all positive (post-ReLU), so Adam's equal-size steps on every weight moved all 64
+ * pre-activations together and killed every ReLU within a few steps (the loss froze at ln 10).
  */
 export function buildDigitsFc(seed: number): tf.LayersModel {
   const input = imageInput();
   const f = features(input, seed);
   const pooled = tf.layers.maxPooling2d({ name: 'pool4', poolSize: 2 }).apply(f) as tf.SymbolicTensor;
   const flat = tf.layers.flatten({ name: 'flatten' }).apply(pooled) as tf.SymbolicTensor;
-  const fc = tf.layers.dense({
-    name: 'fc', units: 64, activation: 'relu',
+  let fc = tf.layers.dense({
+    name: 'fc', units: 64, useBias: false,
     kernelInitializer: tf.initializers.heNormal({ seed: seed * 100 + 40 }),
   }).apply(flat) as tf.SymbolicTensor;
+  fc = tf.layers.batchNormalization({ name: 'fc_bn' }).apply(fc) as tf.SymbolicTensor;
+  fc = tf.layers.reLU({ name: 'fc_relu' }).apply(fc) as tf.SymbolicTensor;
   return tf.model({ name: 'digits_fc', inputs: input, outputs: head(fc, seed) });
 }
 

@@ -21,7 +21,7 @@ export interface SampleSpec {
  * `npm run train -- --samples-only`.
  */
 export const SAMPLE_SPECS: readonly SampleSpec[] = [
-  { name: 'single-digit', description: 'One digit (a 3) with light distractions.', labels: [3], clutter: 'normal', seed: 101, index: 0 },
+  { name: 'single-digit', description: 'One digit (a 3) on a noisy gradient background.', labels: [3], clutter: 'normal', seed: 101, index: 0 },
   { name: 'two-digits', description: 'Two different digits (2 and 7): Grad-CAM for each class should light up its own digit.', labels: [2, 7], clutter: 'light', seed: 102, index: 0 },
   { name: 'heavy-clutter', description: 'One digit (a 6) among many fragments of other digits and strong noise.', labels: [6], clutter: 'heavy', seed: 103, index: 0 },
   { name: 'two-digits-heavy', description: 'Two different digits (0 and 5) in heavy clutter.', labels: [0, 5], clutter: 'heavy', seed: 104, index: 0 },
