@@ -8,12 +8,14 @@
  *
  * Options: --model digits-gap|digits-fc|all, --steps N, --batch N, --seed N, --lr X,
  * --pool N (cycle over N scenes: smoke tests), --out DIR (default: the package's models/),
+ * --continue (start from the model already in --out and train it further; the stage is
+ * appended to its metadata, so the shipped weights' full history stays on record),
  * --samples-only, --no-samples, --json (print one JSON summary line per model on stdout).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { BUILTIN_KINDS, BuiltinKind, SCORE_LAYER, TARGET_LAYER } from '../src/data/architectures';
-import { saveModelFiles } from '../src/data/modelFiles';
+import { loadModelFiles, saveModelFiles } from '../src/data/modelFiles';
 import { DEFAULT_TRAIN, trainModel } from '../src/data/train';
 import { writeSamples } from '../src/data/samples';
 import { initBackend } from '../src/model/backend';
@@ -33,12 +35,13 @@ interface Args {
   samples: boolean;
   train: boolean;
   json: boolean;
+  continue: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = {
     models: [...BUILTIN_KINDS], steps: DEFAULT_TRAIN.steps, batch: DEFAULT_TRAIN.batchSize, seed: DEFAULT_TRAIN.seed,
-    lr: DEFAULT_TRAIN.learningRate, out: path.join(packageRoot(), 'models'), samples: true, train: true, json: false,
+    lr: DEFAULT_TRAIN.learningRate, out: path.join(packageRoot(), 'models'), samples: true, train: true, json: false, continue: false,
   };
   const num = (i: number): number => {
     const v = Number(argv[i + 1]);
@@ -61,6 +64,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--samples-only') { args.train = false; }
     else if (a === '--no-samples') { args.samples = false; }
     else if (a === '--json') { args.json = true; }
+    else if (a === '--continue') { args.continue = true; }
     else throw new Error(`unknown option ${a}`);
   }
   return args;
@@ -72,7 +76,7 @@ const DESCRIPTIONS: Record<BuiltinKind, string> = {
 };
 
 /** The metadata stored next to a trained model (evaluation is filled in by scripts/evaluate.ts). */
-function metaFor(kind: BuiltinKind, training: Record<string, unknown>, previous: ModelMeta | null): ModelMeta {
+function metaFor(kind: BuiltinKind, training: Record<string, unknown>): ModelMeta {
   return {
     name: kind,
     description: DESCRIPTIONS[kind],
@@ -84,9 +88,8 @@ function metaFor(kind: BuiltinKind, training: Record<string, unknown>, previous:
     scoreLayer: SCORE_LAYER,
     targetLayer: TARGET_LAYER,
     hasGap: kind === 'digits-gap',
+    // Figures from an earlier evaluation are dropped: they belong to other weights.
     training,
-    // Keep earlier figures only if they were measured on these very weights (same training).
-    ...(previous?.evaluation && JSON.stringify(previous.training) === JSON.stringify(training) ? { evaluation: previous.evaluation } : {}),
   };
 }
 
@@ -104,22 +107,27 @@ async function main(): Promise<void> {
   process.stderr.write(`backend: ${backend.name} (${backend.reason})\n`);
   if (args.train) {
     for (const kind of args.models) {
+      const dir = path.join(args.out, kind);
+      const metaFile = path.join(dir, META_FILE);
+      const start = args.continue ? await loadModelFiles(path.join(dir, 'model.json')) : undefined;
+      const earlier = args.continue ? (readPrevious(metaFile)?.training?.stages as unknown[] | undefined) ?? [] : [];
       const bar = createProgress({ total: args.steps, label: `train ${kind}`, mode: 'terminal' });
       const result = await trainModel({
-        kind, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool,
+        kind, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool, initialWeights: start,
         onProgress: (done, _total, info) => bar.update(done, info),
       });
       bar.done();
-      const dir = path.join(args.out, kind);
+      start?.dispose();
       const saved = await saveModelFiles(result.model, dir);
-      const training = {
-        seed: result.seed, steps: result.steps, batchSize: result.batchSize, learningRate: result.learningRate,
+      const stage = {
+        ...(args.continue ? { continued: true } : {}), seed: result.seed, steps: result.steps, batchSize: result.batchSize, learningRate: result.learningRate,
         scenes: result.steps * result.batchSize, ...(args.pool ? { poolSize: args.pool } : {}),
         backend: result.backend, seconds: Math.round(result.seconds), tfjs: '4.22.0',
         finalLoss: Number(average(result.losses.slice(-50)).toFixed(4)),
       };
-      const metaFile = path.join(dir, META_FILE);
-      fs.writeFileSync(metaFile, JSON.stringify(metaFor(kind, training, readPrevious(metaFile)), null, 2) + '\n');
+      const stages = [...earlier, stage];
+      const training = { stages, totalScenes: stages.reduce((n: number, s) => n + Number((s as { scenes: number }).scenes), 0) };
+      fs.writeFileSync(metaFile, JSON.stringify(metaFor(kind, training), null, 2) + '\n');
       const firstLoss = average(result.losses.slice(0, Math.min(5, result.losses.length)));
       const lastLoss = average(result.losses.slice(-Math.min(5, result.losses.length)));
       process.stderr.write(`${kind}: ${result.steps} steps in ${result.seconds.toFixed(0)} s, loss ${firstLoss.toFixed(3)} → ${lastLoss.toFixed(3)}, ` +

@@ -21,6 +21,11 @@ export interface TrainOptions {
    * small pool so a few steps visibly lower the loss.
    */
   readonly poolSize?: number;
+  /**
+   * Start from these weights instead of fresh seeded ones (continuing a finished run for more
+   * steps); the easy-scene warm-up is then skipped.
+   */
+  readonly initialWeights?: tf.LayersModel;
 }
 
 export interface TrainResult {
@@ -81,6 +86,8 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const learningRate = options.learningRate ?? DEFAULT_TRAIN.learningRate;
   const set = loadMnist();
   const model = buildModel(options.kind, seed);
+  if (options.initialWeights) model.setWeights(options.initialWeights.getWeights());
+  const warmup = options.initialWeights ? 0 : warmupSteps(steps);
   const optimizer = new ScheduledAdam(learningRate, 0.9, 0.999, 1e-7);
   const losses: number[] = [];
   const start = Date.now();
@@ -91,7 +98,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       const first = step * batchSize;
       const scenes = options.poolSize
         ? Array.from({ length: batchSize }, (_, j) => generateScenes({ split: 'train', seed }, (first + j) % (options.poolSize ?? 1), 1, set)[0])
-        : generateScenes({ split: 'train', seed, ...(step < warmupSteps(steps) ? { count: 1 as const, clutter: 'light' as const } : {}) }, first, batchSize, set);
+        : generateScenes({ split: 'train', seed, ...(step < warmup ? { count: 1 as const, clutter: 'light' as const } : {}) }, first, batchSize, set);
       const x = scenesToTensor(scenes);
       const y = scenesToTargets(scenes);
       const loss = optimizer.minimize(() => multiLabelLoss(y, model.apply(x, { training: true }) as tf.Tensor2D), true);

@@ -67,15 +67,31 @@ function fastInputKernel(fallback: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
+ * Tile where every repeated axis has size 1 is a broadcast: batch-norm gradients tile a
+ * per-channel vector over the whole activation, and wasm's Tile took the largest share of a
+ * training step doing that. A broadcasting add onto zeros gives the same values much faster.
+ */
+function fastTileKernel(fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args: KernelArgs) => {
+    const x = tensorOf(args.inputs.x as tf.TensorInfo);
+    const reps = (args.attrs?.reps ?? []) as number[];
+    const broadcast = reps.length === x.shape.length && reps.every((r, i) => r === 1 || x.shape[i] === 1);
+    if (!broadcast || x.dtype !== 'float32') return fallback(args) as tf.TensorInfo;
+    const shape = x.shape.map((d, i) => d * reps[i]);
+    return tf.tidy(() => tf.add(x, tf.zeros(shape)));
+  };
+}
+
+/**
  * Run `fn` with the fast training kernels registered for the wasm backend; the previous kernels
  * come back afterwards, also when `fn` throws. On other backends `fn` runs unchanged.
  */
 export async function withTrainingKernels<T>(fn: () => Promise<T>): Promise<T> {
   if (tf.getBackend() !== 'wasm') return fn();
   registerWasmGradientKernels();
-  const names = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'];
+  const names = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile'];
   const originals = names.map((n) => tf.getKernel(n, 'wasm'));
-  const makers = [fastFilterKernel, fastInputKernel];
+  const makers = [fastFilterKernel, fastInputKernel, fastTileKernel];
   names.forEach((kernelName, i) => {
     const original = originals[i];
     if (!original) return;
