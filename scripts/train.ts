@@ -110,7 +110,9 @@ async function main(): Promise<void> {
       const dir = path.join(args.out, kind);
       const metaFile = path.join(dir, META_FILE);
       const start = args.continue ? await loadModelFiles(path.join(dir, 'model.json')) : undefined;
-      const earlier = args.continue ? (readPrevious(metaFile)?.training?.stages as unknown[] | undefined) ?? [] : [];
+      const before = args.continue ? readPrevious(metaFile)?.training : undefined;
+      // A record without stages is one plain run: it becomes the first stage.
+      const earlier = before ? (before.stages as unknown[] | undefined) ?? [before] : [];
       const bar = createProgress({ total: args.steps, label: `train ${kind}`, mode: 'terminal' });
       const result = await trainModel({
         kind, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool, initialWeights: start,
