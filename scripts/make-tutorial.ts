@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { makeNotebook, ROOT } from './jupyter';
 
-const IMPORT = 'import * as tc from "..";';
+// Choosing the backend first keeps every tensor on it (and says which one runs).
+const IMPORT = 'import * as tc from "..";\nconst backend = await tc.initBackend();\nconsole.log(`tfjs ${backend.tfjsVersion} on the ${backend.name} backend (${backend.reason})`);';
 const SAMPLE = (name: string, v: string) => `const ${v} = tc.builtinSamples().find((s) => s.name === "${name}")!;`;
 
 export const TUTORIAL: Record<string, string[]> = {
@@ -25,7 +26,7 @@ $$F_k = \\frac{1}{Z}\\sum_{x,y} f_k(x,y), \\qquad Z = \\sum_{x,y} 1$$
 
 One line imports the library. The built-in \`digits-gap\` model (conv blocks → GAP → Dense) was trained on scenes made from real MNIST digits.`,
     IMPORT,
-    'const model = await tc.loadModel("builtin:digits-gap");\nconsole.table(tc.listLayers(model).map((l) => ({ name: l.name, class: l.className, output: l.outputShape.join("×"), params: l.params })));',
+    'const model = await tc.loadModel("builtin:digits-gap");\nconsole.table(tc.listLayers(model).map((l) => ({ name: l.name, class: l.className, output: l.outputShape.slice(1).join("×"), params: l.params })));',
     `${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model });\nconsole.log(sample.description, "→ input", x.shape.join("×"));\ntc.image({ data: x.dataSync() as Float32Array, shape: x.shape.slice(1) }, { title: "input" })`,
     `%md
 ## GAP を計算する / Computing GAP
@@ -169,7 +170,7 @@ const mobilenet = await tc.loadModel("https://example.com/path/to/model.json"); 
 **English** — Load a model converted from Keras or saved by TensorFlow.js from a path or a URL (only the URL you give is fetched). To run offline, this notebook builds a small model, saves it, and loads it back. A GraphModel cannot be explained (no gradients through a frozen graph): the error says how to convert instead.`,
     IMPORT,
     `const tf = tc.tf;\nconst input = tf.input({ shape: [64, 64, 3] });\nlet h = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: "same", activation: "relu", name: "my_conv1" }).apply(input) as tc.tf.SymbolicTensor;\nh = tf.layers.maxPooling2d({ poolSize: 2, name: "my_pool" }).apply(h) as tc.tf.SymbolicTensor;\nh = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: "same", activation: "relu", name: "my_conv2" }).apply(h) as tc.tf.SymbolicTensor;\nh = tf.layers.globalAveragePooling2d({ name: "my_gap" }).apply(h) as tc.tf.SymbolicTensor;\nconst out = tf.layers.dense({ units: 3, activation: "softmax", name: "my_scores" }).apply(h) as tc.tf.SymbolicTensor;\nconst mine = tf.model({ inputs: input, outputs: out });\nconst saved = await tc.saveModel(mine, "./my-model");\nconsole.log("saved", saved.modelJson, saved.totalBytes, "bytes");`,
-    'const loaded = await tc.loadModel("./my-model/model.json");\nconsole.table(tc.listLayers(loaded).map((l) => ({ name: l.name, class: l.className, output: l.outputShape.join("×") })));\nconsole.log("default target layer:", tc.findTargetLayer(loaded).name);',
+    'const loaded = await tc.loadModel("./my-model/model.json");\nconsole.table(tc.listLayers(loaded).map((l) => ({ name: l.name, class: l.className, output: l.outputShape.slice(1).join("×") })));\nconsole.log("default target layer:", tc.findTargetLayer(loaded).name);',
     `%md
 ## 層の選び方 / Choosing the layer
 
