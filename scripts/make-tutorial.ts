@@ -8,6 +8,8 @@ import * as path from 'path';
 import { makeNotebook, ROOT } from './jupyter';
 
 // Choosing the backend first keeps every tensor on it (and says which one runs).
+// Cells spell out object shorthand ({ model: model }): tslab 1.0.22 rewrites a name declared in an
+// earlier cell everywhere except inside a shorthand property, where it is then undefined.
 const IMPORT = 'import * as tc from "..";\nconst backend = await tc.initBackend();\nconsole.log(`tfjs ${backend.tfjsVersion} on the ${backend.name} backend (${backend.reason})`);';
 const SAMPLE = (name: string, v: string) => `const ${v} = tc.builtinSamples().find((s) => s.name === "${name}")!;`;
 
@@ -27,7 +29,7 @@ $$F_k = \\frac{1}{Z}\\sum_{x,y} f_k(x,y), \\qquad Z = \\sum_{x,y} 1$$
 One line imports the library. The built-in \`digits-gap\` model (conv blocks → GAP → Dense) was trained on scenes made from real MNIST digits.`,
     IMPORT,
     'const model = await tc.loadModel("builtin:digits-gap");\nconsole.table(tc.listLayers(model).map((l) => ({ name: l.name, class: l.className, output: l.outputShape.slice(1).join("×"), params: l.params })));',
-    `${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model });\nconsole.log(sample.description, "→ input", x.shape.join("×"));\ntc.image({ data: x.dataSync() as Float32Array, shape: x.shape.slice(1) }, { title: "input" })`,
+    `${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model: model });\nconsole.log(sample.description, "→ input", x.shape.join("×"));\ntc.image({ data: x.dataSync() as Float32Array, shape: x.shape.slice(1) }, { title: "input" })`,
     `%md
 ## GAP を計算する / Computing GAP
 
@@ -55,7 +57,7 @@ $$S_c = \\frac{1}{Z}\\sum_{x,y} \\underbrace{\\sum_k w_k^c f_k(x,y)}_{M_c(x,y)} 
 
 **English** — After GAP, the Dense layer scores class $c$ as $S_c = \\sum_k w_k^c F_k + b_c$ (before softmax/sigmoid). Since $F_k$ averages $f_k$, swapping the sums gives the map $M_c(x,y) = \\sum_k w_k^c f_k(x,y)$, whose average plus $b_c$ is exactly $S_c$: each position's share of the score.`,
     IMPORT,
-    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model });`,
+    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model: model });`,
     'const c = tc.cam(model, x);\nc',
     `%md
 重み $w_k^c$ の大きい特徴マップほど $M_c$ に強く効きます。特徴マップを $w_k^c$ の順に並べて見てみましょう。
@@ -76,8 +78,8 @@ Identities 1–3 on the real numbers.`,
 2 つの数字が写ったシーンで、それぞれのクラスの CAM を計算します。各クラスの地図は自分の数字の上で明るくなるはずです(ドロップダウンで切り替え)。
 
 A scene with two digits: the CAM of each class should light up its own digit (switch with the dropdown).`,
-    `${SAMPLE('two-digits', 'two')}\nconst x2 = await tc.loadImage(two.path, { model });\nconst both = tc.tf.concat([x2, x2]);\nconst perClass = tc.explain(model, both, { method: "cam", classIndex: [...two.labels] });\nperClass`,
-    'perClass.map((r) => tc.verify(r)).flat()',
+    `${SAMPLE('two-digits', 'two')}\nconst x2 = await tc.loadImage(two.path, { model: model });\nconst both = tc.tf.concat([x2, x2]);\nconst perClass = tc.explain(model, both, { method: "cam", classIndex: [...two.labels] });\nperClass`,
+    'tc.makeDisplayable(perClass.flatMap((r) => tc.verify(r)))',
   ],
   '03-gradcam.ipynb': [
     `%md
@@ -89,7 +91,7 @@ GAP → Dense のモデルでは $\\partial S_c / \\partial f_k(x,y) = w_k^c / Z
 
 **English** — CAM needs the GAP → Dense head. Grad-CAM replaces $w_k^c$ by gradient weights $\\alpha_k^c$. On a GAP model the gradient is exactly $w_k^c/Z$, so $\\alpha_k^c Z = w_k^c$ and $L_c Z = \\mathrm{ReLU}(M_c)$; on any other CNN Grad-CAM still works.`,
     IMPORT,
-    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model });`,
+    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model: model });`,
     'const gc = tc.gradCam(model, x);\ngc',
     `%md
 ## CAM と一致することの確認 / Grad-CAM equals CAM here
@@ -97,7 +99,7 @@ GAP → Dense のモデルでは $\\partial S_c / \\partial f_k(x,y) = w_k^c / Z
 恒等式 4($\\alpha_k^c Z = w_k^c$、$L_c Z = \\mathrm{ReLU}(M_c)$)と 5($\\alpha_k^c$ を有限差分で検算)。
 
 Identity 4 (Grad-CAM = CAM on a GAP model) and identity 5 ($\\alpha_k^c$ against finite differences of $S_c$).`,
-    'tc.verify(gc, { model, image: x })',
+    'tc.verify(gc, { model: model, image: x })',
     'const c = tc.cam(model, x);\nconsole.log("α·Z (first 6):", Array.from(gc.alpha.slice(0, 6), (a) => (a * gc.Z).toFixed(5)).join(", "));\nconsole.log("w^c (first 6):", Array.from(c.w.slice(0, 6), (w) => w.toFixed(5)).join(", "));',
     `%md
 ## GAP のないモデル / A model without GAP
@@ -114,14 +116,14 @@ Identity 4 (Grad-CAM = CAM on a GAP model) and identity 5 ($\\alpha_k^c$ against
 浅い層ほど解像度は高く、意味は弱くなります。スライダーで層を切り替えます。
 
 Earlier layers have finer maps and weaker semantics; the slider switches the target layer.`,
-    'const layers = tc.listLayers(model).filter((l) => l.spatial && l.className === "ReLU").map((l) => l.name);\ntc.layerSlider(layers.map((layer) => tc.gradCam(model, x, { layer })))',
+    'const layers = tc.listLayers(model).filter((l) => l.spatial && l.className === "ReLU").map((l) => l.name);\ntc.layerSlider(layers.map((layer) => tc.gradCam(model, x, { layer: layer })))',
     `%md
 ## クラスの識別 / Class discrimination
 
 2 つの数字のシーンで、クラスごとの Grad-CAM がそれぞれの数字を指すことを両方のモデルで見ます。
 
 On a two-digit scene, each class's Grad-CAM points at its own digit, on both models.`,
-    `${SAMPLE('two-digits', 'two')}\nconst x2 = await tc.loadImage(two.path, { model });\nconst both = tc.tf.concat([x2, x2]);\ntc.explain(model, both, { classIndex: [...two.labels] })`,
+    `${SAMPLE('two-digits', 'two')}\nconst x2 = await tc.loadImage(two.path, { model: model });\nconst both = tc.tf.concat([x2, x2]);\ntc.explain(model, both, { classIndex: [...two.labels] })`,
     'tc.explain(fc, both, { classIndex: [...two.labels] })',
   ],
   '04-guided-gradcam.ipynb': [
@@ -134,7 +136,7 @@ Guided Grad-CAM はその結果と、入力サイズへ双線形補間した $L_
 
 **English** — Grad-CAM maps are coarse; guided backpropagation has pixel detail. It is the input gradient with every ReLU passing gradient back only where its forward input and the incoming gradient are both positive. Guided Grad-CAM multiplies it by $L_c$ upsampled bilinearly to the input size.`,
     IMPORT,
-    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('heavy-clutter', 'sample')}\nconst x = await tc.loadImage(sample.path, { model });\nconsole.log(sample.description);`,
+    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('heavy-clutter', 'sample')}\nconst x = await tc.loadImage(sample.path, { model: model });\nconsole.log(sample.description);`,
     'const gb = tc.guidedBackprop(model, x);\ngb',
     'const ggc = tc.guidedGradCam(model, x);\nggc',
     `%md
