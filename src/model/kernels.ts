@@ -18,6 +18,7 @@
  * Forward conv: y[b,oh,ow,co] = Σ_{kh,kw,ci} x[b, oh·s + kh·d − pt, ow·s + kw·d − pl, ci] · f[kh,kw,ci,co].
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmMaxPoolGrad } from './poolgrad';
 
 type Tensor4D = tf.Tensor4D;
 type PadArg = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -341,6 +342,8 @@ export function registerWasmGradientKernels(): void {
   for (const [kernelName, kernelFunc] of fills) {
     if (!isRegistered(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
+  // Not missing but wrong: wasm's own MaxPoolGrad loses windows whose maximum is negative.
+  registerWasmMaxPoolGrad();
 }
 
 // ---------------------------------------------------------------------------------------------
