@@ -17,7 +17,7 @@ async function maxPoolGrad(backend: string, x: Float32Array, shape: [number, num
     const t = tf.tensor4d(x, shape);
     const y = tf.maxPool(t, k, s, pad);
     const d = tf.tensor(dy.slice(0, y.size), y.shape);
-    return tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, k, s, pad), d)))(t).dataSync() as Float32Array;
+    return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, k, s, pad), d)))(t).dataSync() as Float32Array;
   });
 }
 
