@@ -46,12 +46,15 @@ export interface FdSample {
 export function finiteDifferences(model: tf.LayersModel, image: tf.Tensor4D, path: readonly string[], f: tf.Tensor, grads: Float32Array,
   c: number, opts: { top?: number; random?: number; seed?: number } = {}): FdSample[] {
   const rand = mulberry32(opts.seed ?? 1);
-  const order = Array.from(grads.keys()).sort((i, j) => Math.abs(grads[j]) - Math.abs(grads[i]));
+  const base = f.dataSync();
+  // An activation that is exactly 0 (a ReLU's clamp) can tie with its neighbours in a max-pool
+  // window: there S has one-sided derivatives (the gradient takes one, a central difference their
+  // mean), so such elements are not sampled.
+  const order = Array.from(grads.keys()).filter((i) => base[i] !== 0).sort((i, j) => Math.abs(grads[j]) - Math.abs(grads[i]));
   const max = Math.abs(grads[order[0]]);
   const big = order.filter((i) => Math.abs(grads[i]) >= 0.1 * max);
   const picks = new Set(order.slice(0, opts.top ?? 4));
   for (let k = 0; k < (opts.random ?? 4) && big.length > 0; k++) picks.add(big[Math.floor(rand() * big.length)]);
-  const base = f.dataSync();
   const out: FdSample[] = [];
   for (const i of picks) {
     const analytic = grads[i];

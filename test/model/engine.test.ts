@@ -13,17 +13,24 @@ before(async () => {
   await initBackend();
 });
 
-/** The engine's ∂S_c/∂f against central finite differences at one layer. */
-function checkFd(model: tf.LayersModel, size: number, layer: string, c: number): void {
+/**
+ * The engine's ∂S_c/∂f against central finite differences at one layer: every sampled element
+ * within 1e-2 relative, or, with `kinky` (random MobileNetV2 blocks, whose S has ReLU6 kinks closer
+ * together than float32 differences resolve), the median within 1e-2 and every element within 5e-2;
+ * the chain-rule test below checks those layers exactly.
+ */
+function checkFd(model: tf.LayersModel, size: number, layer: string, c: number, kinky = false): void {
   const before = tf.memory().numTensors;
   const image = randomImages(1, size, 11);
   const out = runEngine(model, image, { layer, classIndex: c });
   const grads = out.grads.dataSync() as Float32Array;
   assert.ok(grads.some((g) => g !== 0), `gradient at ${layer} is all zero`);
-  const samples = finiteDifferences(model, image, out.layer.path, out.f, grads, c);
+  const samples = finiteDifferences(model, image, out.layer.path, out.f, grads, c, kinky ? { top: 6, random: 10 } : {});
+  const rels = samples.map((s) => s.rel).sort((a, b) => a - b);
   for (const s of samples) {
-    assert.ok(s.rel <= 1e-2, `${model.name} ${layer} element ${s.index}: analytic ${s.analytic} vs finite difference ${s.numeric} (rel ${s.rel.toExponential(2)})`);
+    assert.ok(s.rel <= (kinky ? 5e-2 : 1e-2), `${model.name} ${layer} element ${s.index}: analytic ${s.analytic} vs finite difference ${s.numeric} (rel ${s.rel.toExponential(2)})`);
   }
+  if (kinky) assert.ok(rels[Math.floor(rels.length / 2)] <= 1e-2, `${model.name} ${layer}: median rel ${rels[Math.floor(rels.length / 2)]}`);
   out.dispose();
   image.dispose();
   assert.equal(tf.memory().numTensors, before, 'tensors leaked');
@@ -53,8 +60,8 @@ test('gradient matches finite differences: MobileNetV2-style at 224×224 (depthw
   // per-element gradients large enough to check, and the 224 gradient is checked by the chain
   // rule in the next test.
   const small = mobileNetV2({ size: 64 });
-  checkFd(small, 64, 'block_4_add', 2);
-  checkFd(small, 64, 'block_2_depthwise_relu6', 0); // block_2 ends in a residual Add
+  checkFd(small, 64, 'block_4_add', 2, true);
+  checkFd(small, 64, 'block_2_depthwise_relu6', 0, true); // block_2 ends in a residual Add
   small.dispose();
 });
 
