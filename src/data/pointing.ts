@@ -46,6 +46,7 @@ export interface PointingTally {
   readonly perClass: { hits: number; trials: number }[];
 }
 
+/** A tally with no trials yet. */
 export function emptyTally(): PointingTally {
   return { hits: 0, hitsTolerant: 0, trials: 0, flat: 0, perClass: Array.from({ length: NUM_CLASSES }, () => ({ hits: 0, trials: 0 })) };
 }
