@@ -17,7 +17,7 @@ import { SAMPLE_SPECS, sampleScene } from '../../src/data/samples';
 /**
  * Floors the shipped weights must reach on the fixed 200-scene sample (100 single-digit,
  * 100 two-digit scenes of the held-out evaluation set). README states the full-size figures
- * (2,000 + 2,000 scenes: digits-gap 97.4% / 93.2%, digits-fc 97.8% / 94.5%); on this sample the
+ * (2,000 + 2,000 scenes: digits-gap 97.4% / 94.2%, digits-fc 97.8% / 94.5%); on this sample the
  * weights score 98% / 90% and 98% / 96%. The floors sit a little below, so a backend that rounds
  * differently and flips one scene does not fail CI, while a broken model or loader does.
  */
