@@ -3,7 +3,7 @@ import { TslabCamError } from '../errors';
 import { chooseClasses } from '../model/engine';
 import { runGraph } from '../model/graph';
 import { GapHead, denseWeights, findGapHead } from '../model/head';
-import { assertLayersModel, resolveLayer } from '../model/inspect';
+import { LayerInfo, assertLayersModel, resolveLayer } from '../model/inspect';
 import { EngineData, MethodOptions, assertSingle, tidyData, fOf, inputSize, metaFor, scoresOf } from './context';
 import { toBatch } from './input';
 import { gapOf, mapForms, weightedSum } from './maps';
@@ -29,18 +29,21 @@ export function requireGapHead(model: tf.LayersModel, layer?: string | number): 
 }
 
 interface ForwardData extends EngineData {
-  /** The model's own GAP output (N, K). */
-  readonly modelF: Float32Array;
+  /** The model's own GAP output (N, K), when the feature layer feeds its GAP layer. */
+  readonly modelF?: Float32Array;
 }
 
-/** One forward pass (no gradients): f at the feature layer, the GAP layer's output, all scores. */
-function forward(model: tf.LayersModel, batch: tf.Tensor4D, head: GapHead, options: MethodOptions): ForwardData {
+/**
+ * One forward pass (no gradients): f at the feature layer and all scores, plus the GAP layer's
+ * output when there is one to compare F_k with.
+ */
+function forward(model: tf.LayersModel, batch: tf.Tensor4D, feature: LayerInfo, gapLayer: LayerInfo | null, options: MethodOptions): ForwardData {
   const scoreKind = options.scores ?? 'logits';
   return tidyData(() => {
-    const a = runGraph(model, batch, { capture: head.featureLayer.path, scoreKind });
-    const g = runGraph(model, batch, { capture: head.gapLayer.path, scoreKind });
+    const a = runGraph(model, batch, { capture: feature.path, scoreKind });
     const classIndices = chooseClasses(options.classIndex, a.scores as tf.Tensor2D);
     const f = a.captured as tf.Tensor;
+    const modelF = gapLayer ? (runGraph(model, batch, { capture: gapLayer.path, scoreKind }).captured as tf.Tensor).dataSync() as Float32Array : undefined;
     return {
       f: f.dataSync() as Float32Array,
       fShape: f.shape,
@@ -50,19 +53,20 @@ function forward(model: tf.LayersModel, batch: tf.Tensor4D, head: GapHead, optio
       input: batch.dataSync() as Float32Array,
       inputShape: batch.shape,
       classIndices,
-      layer: head.featureLayer.name,
+      layer: feature.name,
       scoreKind,
-      modelF: (g.captured as tf.Tensor).dataSync() as Float32Array,
+      ...(modelF ? { modelF } : {}),
     };
   });
 }
 
-/** GAP results for a batch: F_k = (1/Z) Σ_{x,y} f_k(x,y), and the model's own GAP output. */
+/** GAP results for a batch: F_k = (1/Z) Σ_{x,y} f_k(x,y), and the model's own GAP output if any. */
 function gapResults(model: tf.LayersModel, d: ForwardData): GapResult[] {
   const [n, h, w, k] = d.fShape;
   return Array.from({ length: n }, (_, i) => {
     const f = fOf(d, i);
-    return { ...metaFor(model, d, i, 'gap'), f, F: gapOf(f), Z: h * w, hasGapHead: true, modelF: d.modelF.slice(i * k, (i + 1) * k) };
+    const modelF = d.modelF?.slice(i * k, (i + 1) * k);
+    return { ...metaFor(model, d, i, 'gap'), f, F: gapOf(f), Z: h * w, hasGapHead: modelF !== undefined, ...(modelF ? { modelF } : {}) };
   });
 }
 
@@ -101,25 +105,9 @@ function withBatch<T>(model: tf.LayersModel, image: tf.Tensor, single: string | 
 export function gapBatch(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}, single: string | null = null): GapResult[] {
   return withBatch(model, image, single, (batch) => {
     const head = findGapHead(model);
-    if (head && (options.layer === undefined || resolveLayer(model, options.layer).name === head.featureLayer.name)) {
-      return gapResults(model, forward(model, batch, head, options));
-    }
-    const layer = resolveLayer(model, options.layer);
-    const d = tidyData((): EngineData => {
-      const r = runGraph(model, batch, { capture: layer.path, scoreKind: options.scores ?? 'logits' });
-      const f = r.captured as tf.Tensor;
-      return {
-        f: f.dataSync() as Float32Array, fShape: f.shape, grads: new Float32Array(0),
-        scores: r.scores.dataSync() as Float32Array, numClasses: r.scores.shape[1] as number,
-        input: batch.dataSync() as Float32Array, inputShape: batch.shape,
-        classIndices: chooseClasses(options.classIndex, r.scores as tf.Tensor2D), layer: layer.name, scoreKind: options.scores ?? 'logits',
-      };
-    });
-    const [n, h, w] = d.fShape;
-    return Array.from({ length: n }, (_, i) => {
-      const f = fOf(d, i);
-      return { ...metaFor(model, d, i, 'gap'), f, F: gapOf(f), Z: h * w, hasGapHead: false };
-    });
+    const layer = resolveLayer(model, options.layer ?? head?.featureLayer.name);
+    const atHead = head !== null && layer.name === head.featureLayer.name;
+    return gapResults(model, forward(model, batch, layer, atHead ? head.gapLayer : null, options));
   });
 }
 
@@ -135,7 +123,7 @@ export function gap(model: tf.LayersModel, image: tf.Tensor, options: MethodOpti
 /** CAM for a batch: one forward pass, one result per image. */
 export function camBatch(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}, single: string | null = null): CamResult[] {
   const head = requireGapHead(model, options.layer);
-  return withBatch(model, image, single, (batch) => camResults(model, forward(model, batch, head, options), head));
+  return withBatch(model, image, single, (batch) => camResults(model, forward(model, batch, head.featureLayer, head.gapLayer, options), head));
 }
 
 /**
