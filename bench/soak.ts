@@ -3,23 +3,14 @@
  * fixed model, reporting tensor counts and RSS growth. Writes its section of BENCHMARKS.md.
  * Target: tensors constant, RSS growth ≤ 5% after warm-up.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../src/model/backend';
 import { explain } from '../src/explain';
 import { tf } from '../src/index';
 import { gapNet, randomImages } from '../test/fixtures/models';
+import { writeSection } from './sections';
 
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? 1000);
-
-function writeSection(file: string, marker: string, body: string): void {
-  const start = `<!-- ${marker} -->`;
-  const end = `<!-- /${marker} -->`;
-  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const block = `${start}\n${body}\n${end}`;
-  const re = new RegExp(`${start}[\\s\\S]*?${end}`);
-  fs.writeFileSync(file, re.test(old) ? old.replace(re, block) : `${old.trimEnd()}\n\n${block}\n`);
-}
 
 async function main(): Promise<void> {
   const info = await initBackend();
