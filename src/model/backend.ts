@@ -32,16 +32,6 @@ export interface BackendOptions {
 
 let current: Promise<BackendInfo> | null = null;
 let info: BackendInfo | null = null;
-const extraSetup: Array<(name: string) => void> = [];
-
-/**
- * Hooks that must run once a backend is active (e.g. registering kernels the wasm backend lacks).
- * Registered by other model-layer modules at import time.
- */
-export function onBackendReady(hook: (name: string) => void): void {
-  extraSetup.push(hook);
-  if (info) hook(info.name);
-}
 
 function isBackendName(s: string): s is BackendName {
   return (BACKEND_ORDER as readonly string[]).includes(s);
@@ -114,7 +104,6 @@ async function select(wanted: BackendName | undefined, source: 'option' | 'TSLAB
       info = made;
       // wasm lacks three conv gradient kernels; without them any tf.grad through a conv fails.
       if (made.name === 'wasm') registerWasmGradientKernels();
-      for (const hook of extraSetup) hook(made.name);
       return made;
     } catch (e) {
       attempts.push({ name, ok: false, detail: describe(e) });
@@ -136,9 +125,5 @@ export async function backendInfo(): Promise<BackendInfo> {
   return info ?? initBackend();
 }
 
-/** The active backend's info if one was chosen, without starting anything. */
-export function currentBackendInfo(): BackendInfo | null {
-  return info && info.name === tf.getBackend() ? info : null;
-}
 
 export { tf };

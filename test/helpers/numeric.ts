@@ -77,21 +77,3 @@ export function finiteDifferences(model: tf.LayersModel, image: tf.Tensor4D, pat
   return out;
 }
 
-/**
- * Directional check over all of f at once: (S(f+εv) − S(f−εv)) / 2ε against ⟨∂S/∂f, v⟩ for a
- * seeded random direction v of unit max-norm. Returns both sides.
- */
-export function directionalDerivative(model: tf.LayersModel, image: tf.Tensor4D, path: readonly string[], f: tf.Tensor, grads: Float32Array,
-  c: number, eps: number, seed = 3): { analytic: number; numeric: number } {
-  const rand = mulberry32(seed);
-  const base = f.dataSync();
-  const v = Float32Array.from(base, () => rand() * 2 - 1);
-  let analytic = 0;
-  for (let i = 0; i < v.length; i++) analytic += grads[i] * v[i];
-  const plus = Float32Array.from(base, (x, i) => x + eps * v[i]);
-  const minus = Float32Array.from(base, (x, i) => x - eps * v[i]);
-  const sp = tf.tidy(() => scoreWithF(model, image, path, tf.tensor(plus, f.shape), c));
-  const sm = tf.tidy(() => scoreWithF(model, image, path, tf.tensor(minus, f.shape), c));
-  return { analytic, numeric: (sp - sm) / (2 * eps) };
-}
-
