@@ -66,16 +66,22 @@ export function buildDigitsGap(seed: number): tf.LayersModel {
  * 2,048 and the model well under 2 MB. The BatchNorm after the hidden Dense is needed: its 2,048
  * inputs are all positive (post-ReLU), so Adam's equal-size steps on every weight moved all 64
  * pre-activations together and killed every ReLU within a few steps (the loss froze at ln 10).
+ * The Dropout (training only; identity when explaining) is for Grad-CAM, not accuracy: a head
+ * that must find each digit's evidence at many positions and channels spreads its weights, so
+ * the spatial mean of the gradient (Grad-CAM's α) says which channels matter for a class. On
+ * digits-gap's frozen conv blocks, the pointing game (held-out, 200 + 200 scenes) went from
+ * 86% without it to 93% with it (an L2 penalty on the same weights: 90%).
  */
 export function buildDigitsFc(seed: number): tf.LayersModel {
   const input = imageInput();
   const f = features(input, seed);
   const pooled = tf.layers.maxPooling2d({ name: 'pool4', poolSize: 2 }).apply(f) as tf.SymbolicTensor;
   const flat = tf.layers.flatten({ name: 'flatten' }).apply(pooled) as tf.SymbolicTensor;
+  const dropped = tf.layers.dropout({ name: 'flatten_dropout', rate: 0.5, seed: seed * 100 + 45 }).apply(flat) as tf.SymbolicTensor;
   let fc = tf.layers.dense({
     name: 'fc', units: 64, useBias: false,
     kernelInitializer: tf.initializers.heNormal({ seed: seed * 100 + 40 }),
-  }).apply(flat) as tf.SymbolicTensor;
+  }).apply(dropped) as tf.SymbolicTensor;
   fc = tf.layers.batchNormalization({ name: 'fc_bn' }).apply(fc) as tf.SymbolicTensor;
   fc = tf.layers.reLU({ name: 'fc_relu' }).apply(fc) as tf.SymbolicTensor;
   return tf.model({ name: 'digits_fc', inputs: input, outputs: head(fc, seed) });

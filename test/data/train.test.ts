@@ -30,7 +30,51 @@ test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, 
   const model = await loadModelFiles(path.join(dir, 'model.json'));
   assert.deepEqual(model.outputs[0].shape, [null, 10]);
   assert.ok(model.getLayer('gap') && model.getLayer('relu4'));
-  model.dispose();
+
+  // digits-fc starts from the digits-gap just written: its conv blocks are copied and stay
+  // frozen while the head trains, and the head's loss falls too.
+  const fcOut = execFileSync(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', '--model', 'digits-fc',
+    '--steps', '16', '--batch', '8', '--pool', '16', '--lr', '0.003', '--out', out, '--no-samples', '--json'], {
+    cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 85_000, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const fcLosses = (JSON.parse(fcOut.trim().split('\n').pop() ?? '{}') as { losses: number[] }).losses;
+  const fcFirst = (fcLosses[0] + fcLosses[1]) / 2, fcLast = (fcLosses[14] + fcLosses[15]) / 2;
+  assert.ok(fcLast < fcFirst * 0.8, `head loss fell: ${fcFirst.toFixed(3)} → ${fcLast.toFixed(3)}`);
+  const fc = await loadModelFiles(path.join(out, 'digits-fc', 'model.json'));
+  for (const name of ['conv1', 'bn2', 'conv4', 'bn4']) {
+    const a = model.getLayer(name).getWeights(), b = fc.getLayer(name).getWeights();
+    assert.equal(a.length, b.length);
+    a.forEach((w, i) => assert.deepEqual(Array.from(w.dataSync()), Array.from(b[i].dataSync()), `${name} weight ${i} is digits-gap's`));
+  }
+  const meta = JSON.parse(fs.readFileSync(path.join(out, 'digits-fc', 'tslab-cam.json'), 'utf8')) as { training: { stages: { headOnly?: boolean }[] } };
+  assert.equal(meta.training.stages[0].headOnly, true);
+
+  // A joint stage fine-tunes both on one set of conv blocks: afterwards the two models' conv
+  // weights are identical again, they moved, and the summed loss fell.
+  const jointOut = execFileSync(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', '--joint',
+    '--steps', '16', '--batch', '8', '--pool', '16', '--lr', '0.003', '--out', out, '--no-samples', '--json'], {
+    cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 85_000, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const jointLosses = (JSON.parse(jointOut.trim().split('\n')[0]) as { losses: number[] }).losses;
+  assert.ok((jointLosses[14] + jointLosses[15]) < (jointLosses[0] + jointLosses[1]) * 0.9, `joint loss fell: ${jointLosses[0]} → ${jointLosses[15]}`);
+  const gap2 = await loadModelFiles(path.join(out, 'digits-gap', 'model.json'));
+  const fc2 = await loadModelFiles(path.join(out, 'digits-fc', 'model.json'));
+  const conv = (m: tf.LayersModel): number[] => Array.from(m.getLayer('conv3').getWeights()[0].dataSync());
+  assert.deepEqual(conv(gap2), conv(fc2));
+  assert.notDeepEqual(conv(gap2), conv(model));
+  const stages = (m: string): { joint?: boolean }[] =>
+    (JSON.parse(fs.readFileSync(path.join(out, m, 'tslab-cam.json'), 'utf8')) as { training: { stages: { joint?: boolean }[] } }).training.stages;
+  assert.equal(stages('digits-gap').length, 2);
+  assert.equal(stages('digits-fc')[1].joint, true);
+  for (const m of [gap2, fc2, fc, model]) m.dispose();
+});
+
+test('digits-fc without a digits-gap to start from fails with the fix in the message', () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-train-'));
+  assert.throws(() => execFileSync(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', '--model', 'digits-fc',
+    '--steps', '1', '--batch', '2', '--out', out, '--no-samples'], {
+    cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 85_000, stdio: ['ignore', 'pipe', 'pipe'],
+  }), (e: unknown) => /Train digits-gap first/.test(String((e as { stderr?: string }).stderr)));
 });
 
 test('the conv-based filter gradient equals tfjs\'s own on the cpu backend', async () => {
