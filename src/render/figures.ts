@@ -259,6 +259,15 @@ export function overlayFigure(result: MapResult, options: OverlayOptions = {}): 
   };
 }
 
+/** "top-k classes" when the results are the image's k best-scoring classes in order, else each class named. */
+function classesPhrase(results: readonly MapResult[]): string {
+  const scores = results[0].scores;
+  const top = scores && scores.length ? orderByWeight(scores).slice(0, results.length) : [];
+  return top.length === results.length && results.every((r, i) => r.classIndex === top[i])
+    ? `top-${results.length} classes`
+    : results.map(classLabel).join(', ');
+}
+
 /** Shared by the class dropdown and the layer slider: one image, one map per result, one shown. */
 function switcherFigure(results: readonly MapResult[], kind: 'classes' | 'layers', label: (r: MapResult) => string,
   options: OverlayOptions): Figure {
@@ -271,7 +280,7 @@ function switcherFigure(results: readonly MapResult[], kind: 'classes' | 'layers
   const opacity = options.opacity ?? 0.5;
   const resolution = options.resolution ?? 'layer';
   const base = options.title ?? (kind === 'classes'
-    ? `${METHOD_LABEL[first.method]} · top-${results.length} classes · layer ${first.layer}`
+    ? `${METHOD_LABEL[first.method]} · ${classesPhrase(results)} · layer ${first.layer}`
     : `${METHOD_LABEL[first.method]} · ${classLabel(first)} · ${results.length} layers`);
   const data: JsonObject[] = [imageTrace(image, chooseFormat(image, options.imageFormat), '', 'input')];
   results.forEach((r, i) => data.push(mapOverImageTrace(shownMap(r, resolution), H, W, '', {

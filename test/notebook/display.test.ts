@@ -194,7 +194,11 @@ test('lists of results: top-k classes → dropdown, layers → slider, a batch o
   const other = syntheticExample({ size: 32, layerSize: 4, classIndex: 2, seed: 9 });
   const mid = syntheticExample({ size: 32, layerSize: 8, classIndex: 1, layer: 'mid' });
   const kind = (v: unknown) => String(toBundle(v).data['text/plain']);
-  assert.match(kind([a.gradCam, { ...b.gradCam, input: a.gradCam.input }]), /top-2 classes/);
+  const scores = Float32Array.from([0, 5, 4, 1]);
+  assert.match(kind([{ ...a.gradCam, scores }, { ...b.gradCam, input: a.gradCam.input, scores }]), /top-2 classes/);
+  // Chosen classes that are not the top ones are named, not called "top-2".
+  const low = Float32Array.from([9, 5, 4, 1]);
+  assert.match(kind([{ ...a.gradCam, scores: low }, { ...b.gradCam, input: a.gradCam.input, scores: low }]), /· class 1, class 2 ·/);
   assert.match(kind([a.gradCam, { ...mid.gradCam, input: a.gradCam.input }]), /2 layers/);
   assert.match(kind([a.gradCam, other.gradCam]), /Grad-CAM · 2 images/);
   assert.match(kind([a.guided, other.guided]), /Guided Backprop · 2 images/);
