@@ -13,7 +13,8 @@
  * --samples-only, --no-samples, --json (print one JSON summary line per model on stdout),
  * --features PATH (digits-fc only: the model.json whose conv blocks digits-fc starts from;
  * default: digits-gap in --out), --full (train every layer from the start, not only the head),
- * --joint (continue both models in --out together, sharing their conv blocks; see trainJointly).
+ * --joint (continue both models in --out together, sharing their conv blocks; see trainJointly),
+ * --fc-grad-scale X (joint only: the share of digits-fc's gradient that reaches the conv blocks).
  *
  * digits-fc is not trained from scratch: a fresh digits-fc starts from digits-gap's conv
  * blocks and first trains only its Flatten → Dense head on them (frozen); `--continue` then
@@ -49,13 +50,14 @@ interface Args {
   features?: string;
   full: boolean;
   joint: boolean;
+  fcGradScale: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = {
     models: [...BUILTIN_KINDS], steps: DEFAULT_TRAIN.steps, batch: DEFAULT_TRAIN.batchSize, seed: DEFAULT_TRAIN.seed,
     lr: DEFAULT_TRAIN.learningRate, out: path.join(packageRoot(), 'models'), samples: true, train: true, json: false, continue: false,
-    full: false, joint: false,
+    full: false, joint: false, fcGradScale: 1,
   };
   const num = (i: number): number => {
     const v = Number(argv[i + 1]);
@@ -82,6 +84,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--features') { args.features = path.resolve(argv[++i]); }
     else if (a === '--full') { args.full = true; }
     else if (a === '--joint') { args.joint = true; }
+    else if (a === '--fc-grad-scale') { args.fcGradScale = num(i); i++; }
     else throw new Error(`unknown option ${a}`);
   }
   return args;
@@ -184,7 +187,7 @@ async function trainBoth(args: Args): Promise<void> {
   const fc = await loadModelFiles(path.join(dirs.fc, 'model.json'));
   const bar = createProgress({ total: args.steps, label: 'train digits-gap + digits-fc', mode: 'terminal' });
   const result = await trainJointly({
-    gap, fc, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool,
+    gap, fc, fcGradientScale: args.fcGradScale, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool,
     onProgress: (done, _total, info) => bar.update(done, info),
   });
   bar.done();
@@ -192,8 +195,9 @@ async function trainBoth(args: Args): Promise<void> {
   gap.dispose();
   fc.dispose();
   // The recorded loss is the sum of both heads' losses.
-  await saveStage(args, 'digits-gap', dirs.gap, result.gap, result, { continued: true, joint: true }, earlier.gap);
-  await saveStage(args, 'digits-fc', dirs.fc, result.fc, result, { continued: true, joint: true }, earlier.fc);
+  const jointStage = { continued: true, joint: true, ...(args.fcGradScale !== 1 ? { fcGradientScale: args.fcGradScale } : {}) };
+  await saveStage(args, 'digits-gap', dirs.gap, result.gap, result, jointStage, earlier.gap);
+  await saveStage(args, 'digits-fc', dirs.fc, result.fc, result, jointStage, earlier.fc);
   result.gap.dispose();
   result.fc.dispose();
 }

@@ -182,6 +182,12 @@ export interface JointResult extends Omit<TrainResult, 'model'> {
  */
 export async function trainJointly(options: Omit<TrainOptions, 'kind' | 'initialWeights' | 'featuresFrom' | 'headOnly'> & {
   readonly gap: tf.LayersModel; readonly fc: tf.LayersModel;
+  /**
+   * How much of the digits-fc head's gradient reaches the shared conv blocks (1: all of it, 0:
+   * none, the head then only adapts to blocks the GAP head trains). The head itself always
+   * gets its full gradient.
+   */
+  readonly fcGradientScale?: number;
 }): Promise<JointResult> {
   const o = loopOptions(options, false);
   const gap = buildModel('digits-gap', o.seed);
@@ -191,11 +197,13 @@ export async function trainJointly(options: Omit<TrainOptions, 'kind' | 'initial
   const gapParts = splitAtTarget(gap);
   const fcHead = splitAtTarget(fc).head;
   const dropout = dropoutSeeder(fc, o.seed);
+  const scale = options.fcGradientScale ?? 1;
   const run = await optimise(o, (x, y, step) => {
     dropout.step(step);
     const features = gapParts.features.apply(x, { training: true }) as tf.Tensor;
+    const forFc = scale === 1 ? features : scaleGradient(features, scale);
     return tf.add(multiLabelLoss(y, gapParts.head.apply(features, { training: true }) as tf.Tensor2D),
-      multiLabelLoss(y, fcHead.apply(features, { training: true }) as tf.Tensor2D)) as tf.Scalar;
+      multiLabelLoss(y, fcHead.apply(forFc, { training: true }) as tf.Tensor2D)) as tf.Scalar;
   }, () => [gapParts.features, gapParts.head, fcHead].flatMap(weightsOf));
   dropout.restore();
   copyFeatures(gap, fc);
@@ -229,6 +237,12 @@ function splitAtTarget(model: tf.LayersModel): { features: tf.LayersModel; head:
   let h: tf.SymbolicTensor = input;
   for (const layer of model.layers.slice(names.length)) h = layer.apply(h) as tf.SymbolicTensor;
   return { features, head: tf.model({ inputs: input, outputs: h }) };
+}
+
+/** Identity forward; the gradient passing back through it is multiplied by `scale`. */
+export function scaleGradient(x: tf.Tensor, scale: number): tf.Tensor {
+  const f = tf.customGrad(((input: tf.Tensor) => ({ value: tf.clone(input), gradFunc: (dy: tf.Tensor) => tf.mul(dy, scale) })) as Parameters<typeof tf.customGrad>[0]);
+  return f(x);
 }
 
 function weightsOf(model: tf.LayersModel): tf.Variable[] {

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
 import { loadModelFiles } from '../../src/data/modelFiles';
 import { filterGradientAsConv } from '../../src/data/trainKernels';
-import { learningRateAt, multiLabelLoss } from '../../src/data/train';
+import { learningRateAt, multiLabelLoss, scaleGradient } from '../../src/data/train';
 
 const root = path.join(__dirname, '..', '..');
 
@@ -106,4 +106,20 @@ test('learning-rate schedule and loss: flat then cosine to 5%; loss is cross-ent
   await initBackend();
   const loss = tf.tidy(() => multiLabelLoss(tf.tensor2d([[0, 1, 1, 0, 0, 0, 0, 0, 0, 0]]), tf.tensor2d([[0, 0.5, 0.5, 0, 0, 0, 0, 0, 0, 0]])).dataSync()[0]);
   assert.ok(Math.abs(loss - Math.log(2)) < 1e-5);
+});
+
+test('scaleGradient: identity forward, gradient times the scale (0 blocks it)', async () => {
+  await initBackend();
+  const before = tf.memory().numTensors;
+  const x = tf.tensor1d([1, -2, 3]);
+  const c = tf.tensor1d([0.5, 4, -1]);
+  for (const scale of [0.3, 0]) {
+    const value = tf.tidy(() => Array.from(scaleGradient(x, scale).dataSync()));
+    assert.deepEqual(value, [1, -2, 3]);
+    const g = tf.tidy(() => Array.from(tf.grad((v: tf.Tensor) => tf.sum(tf.mul(scaleGradient(tf.square(v), scale), c)))(x).dataSync()));
+    // d/dx Σ c·x² = 2·c·x, scaled.
+    g.forEach((gi, i) => assert.ok(Math.abs(gi - scale * 2 * [0.5, 4, -1][i] * [1, -2, 3][i]) < 1e-6, `scale ${scale}: ${g}`));
+  }
+  tf.dispose([x, c]);
+  assert.equal(tf.memory().numTensors, before);
 });
