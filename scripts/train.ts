@@ -14,7 +14,10 @@
  * --features PATH (digits-fc only: the model.json whose conv blocks digits-fc starts from;
  * default: digits-gap in --out), --full (train every layer from the start, not only the head),
  * --joint (continue both models in --out together, sharing their conv blocks; see trainJointly),
- * --fc-grad-scale X (joint only: the share of digits-fc's gradient that reaches the conv blocks).
+ * --fc-grad-scale X (joint only: the share of digits-fc's gradient that reaches the conv blocks),
+ * --head-only (train only the layers after the target layer, conv blocks frozen),
+ * --invariance λ (digits-fc: penalise the position-varying share of the `fc` kernel; see
+ * positionVaryingShare in src/data/train.ts).
  *
  * digits-fc is not trained from scratch: a fresh digits-fc starts from digits-gap's conv
  * blocks and first trains only its Flatten → Dense head on them (frozen); `--continue` then
@@ -51,13 +54,15 @@ interface Args {
   full: boolean;
   joint: boolean;
   fcGradScale: number;
+  headOnly: boolean;
+  invariance: number;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const args: Args = {
     models: [...BUILTIN_KINDS], steps: DEFAULT_TRAIN.steps, batch: DEFAULT_TRAIN.batchSize, seed: DEFAULT_TRAIN.seed,
     lr: DEFAULT_TRAIN.learningRate, out: path.join(packageRoot(), 'models'), samples: true, train: true, json: false, continue: false,
-    full: false, joint: false, fcGradScale: 1,
+    full: false, joint: false, fcGradScale: 1, headOnly: false, invariance: 0,
   };
   const num = (i: number): number => {
     const v = Number(argv[i + 1]);
@@ -85,6 +90,8 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === '--full') { args.full = true; }
     else if (a === '--joint') { args.joint = true; }
     else if (a === '--fc-grad-scale') { args.fcGradScale = num(i); i++; }
+    else if (a === '--head-only') { args.headOnly = true; }
+    else if (a === '--invariance') { args.invariance = num(i); i++; }
     else throw new Error(`unknown option ${a}`);
   }
   return args;
@@ -92,7 +99,7 @@ function parseArgs(argv: readonly string[]): Args {
 
 const DESCRIPTIONS: Record<BuiltinKind, string> = {
   'digits-gap': 'conv1–conv4 → GlobalAveragePooling2D → Dense(10, softmax): CAM applies.',
-  'digits-fc': 'conv1–conv4 (from digits-gap) → MaxPool → Flatten → Dropout(0.5) → Dense(64) → BatchNorm → ReLU → Dense(10, softmax): no GAP, so CAM does not apply; Grad-CAM does.',
+  'digits-fc': 'conv1–conv4 (from digits-gap) → MaxPool → Flatten → Dropout(0.5) → Dense(64) → BatchNorm → ReLU → Dense(10, sigmoid): no GAP, so CAM does not apply; Grad-CAM does.',
 };
 
 /** The metadata stored next to a trained model (evaluation is filled in by scripts/evaluate.ts). */
@@ -104,7 +111,7 @@ function metaFor(kind: BuiltinKind, training: Record<string, unknown>): ModelMet
     channels: 3,
     inputRange: [0, 1],
     classNames: Array.from({ length: NUM_CLASSES }, (_, c) => String(c)),
-    head: 'softmax',
+    head: kind === 'digits-fc' ? 'sigmoid' : 'softmax',
     scoreLayer: SCORE_LAYER,
     targetLayer: TARGET_LAYER,
     hasGap: kind === 'digits-gap',
@@ -121,6 +128,11 @@ function readPrevious(file: string): ModelMeta | null {
   }
 }
 
+/** The output activation of the score layer: what S_c is turned into (and trained through). */
+function headOf(model: tf.LayersModel): string {
+  return String((model.getLayer(SCORE_LAYER).getConfig() as { activation?: string }).activation);
+}
+
 /** The training record already in `dir` (for --continue), as a list of stages. */
 function earlierStages(dir: string): unknown[] {
   const before = readPrevious(path.join(dir, META_FILE))?.training;
@@ -133,7 +145,7 @@ async function saveStage(args: Args, kind: BuiltinKind, dir: string, model: tf.L
   extra: Record<string, unknown>, earlier: unknown[]): Promise<void> {
   const saved = await saveModelFiles(model, dir);
   const stage = {
-    ...extra, seed: result.seed, steps: result.steps, batchSize: result.batchSize, learningRate: result.learningRate,
+    ...extra, head: headOf(model), seed: result.seed, steps: result.steps, batchSize: result.batchSize, learningRate: result.learningRate,
     scenes: result.steps * result.batchSize, ...(args.pool ? { poolSize: args.pool } : {}),
     backend: result.backend, seconds: Math.round(result.seconds), tfjs: '4.22.0',
     finalLoss: Number(average(result.losses.slice(-50)).toFixed(4)),
@@ -166,13 +178,16 @@ async function trainOne(args: Args, kind: BuiltinKind): Promise<void> {
   const bar = createProgress({ total: args.steps, label: `train ${kind}`, mode: 'terminal' });
   const result = await trainModel({
     kind, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool, initialWeights: start,
-    featuresFrom: features, headOnly: transfer,
+    featuresFrom: features, headOnly: transfer || args.headOnly, invariance: args.invariance,
     onProgress: (done, _total, info) => bar.update(done, info),
   });
   bar.done();
   start?.dispose();
   features?.dispose();
-  const extra = { ...(args.continue ? { continued: true } : {}), ...(featuresPath ? { headOnly: true, featuresFrom: path.relative(args.out, featuresPath) } : {}) };
+  const extra = {
+    ...(args.continue ? { continued: true } : {}), ...(transfer || args.headOnly ? { headOnly: true } : {}),
+    ...(featuresPath ? { featuresFrom: path.relative(args.out, featuresPath) } : {}), ...(args.invariance ? { invariance: args.invariance } : {}),
+  };
   await saveStage(args, kind, dir, result.model, result, extra, earlier);
   result.model.dispose();
 }

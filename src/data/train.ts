@@ -36,6 +36,11 @@ export interface TrainOptions {
    * inference mode). Much cheaper per step than training everything: no conv backward pass.
    */
   readonly headOnly?: boolean;
+  /**
+   * Weight λ of a penalty on digits-fc's `fc` kernel: λ × the share of the kernel's energy that
+   * varies with position (see positionVaryingShare). 0 (default): no penalty.
+   */
+  readonly invariance?: number;
 }
 
 export interface TrainResult {
@@ -77,6 +82,24 @@ export function multiLabelLoss(targets: tf.Tensor2D, probs: tf.Tensor2D): tf.Sca
     const p = tf.clipByValue(probs, 1e-7, 1);
     return tf.neg(tf.mean(tf.sum(tf.mul(t, tf.log(p)), 1))) as tf.Scalar;
   });
+}
+
+/**
+ * Binary cross-entropy of sigmoid outputs against the multi-hot target, summed over the classes
+ * and averaged over the batch: each class is a yes/no question of its own.
+ */
+export function binaryLoss(targets: tf.Tensor2D, probs: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const p = tf.clipByValue(probs, 1e-7, 1 - 1e-7);
+    const terms = tf.add(tf.mul(targets, tf.log(p)), tf.mul(tf.sub(1, targets), tf.log(tf.sub(1, p))));
+    return tf.neg(tf.mean(tf.sum(terms, 1))) as tf.Scalar;
+  });
+}
+
+/** The loss that fits a model's output activation: softmax → multiLabelLoss, sigmoid → binaryLoss. */
+export function lossFor(model: tf.LayersModel): (targets: tf.Tensor2D, probs: tf.Tensor2D) => tf.Scalar {
+  const config = model.layers[model.layers.length - 1].getConfig() as { activation?: string };
+  return config.activation === 'sigmoid' ? binaryLoss : multiLabelLoss;
 }
 
 /** Steps at the start that see only easy scenes (one digit, light clutter) to get learning going. */
@@ -153,16 +176,21 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   if (options.featuresFrom) copyFeatures(options.featuresFrom, model);
   const parts = options.headOnly ? splitAtTarget(model) : null;
   const dropout = dropoutSeeder(model, o.seed);
+  const lambda = options.invariance ?? 0;
+  const lossOf = lossFor(model);
+  const penalty = (): tf.Scalar => tf.mul(lambda, positionVaryingShare(model)) as tf.Scalar;
   // Head-only: the frozen blocks run in inference mode, outside the gradient tape.
   const run = parts
     ? await optimise(o, (x, y, step) => {
       dropout.step(step);
       const features = tf.tidy(() => parts.features.predict(x) as tf.Tensor);
-      return tf.tidy(() => multiLabelLoss(y, parts.head.apply(features, { training: true }) as tf.Tensor2D));
+      const loss = lossOf(y, parts.head.apply(features, { training: true }) as tf.Tensor2D);
+      return lambda ? tf.add(loss, penalty()) as tf.Scalar : loss;
     }, () => weightsOf(parts.head))
     : await optimise(o, (x, y, step) => {
       dropout.step(step);
-      return multiLabelLoss(y, model.apply(x, { training: true }) as tf.Tensor2D);
+      const loss = lossOf(y, model.apply(x, { training: true }) as tf.Tensor2D);
+      return lambda ? tf.add(loss, penalty()) as tf.Scalar : loss;
     });
   dropout.restore();
   return { model, ...run, steps: o.steps, batchSize: o.batchSize, seed: o.seed, learningRate: o.learningRate, backend: tf.getBackend() };
@@ -198,12 +226,13 @@ export async function trainJointly(options: Omit<TrainOptions, 'kind' | 'initial
   const fcHead = splitAtTarget(fc).head;
   const dropout = dropoutSeeder(fc, o.seed);
   const scale = options.fcGradientScale ?? 1;
+  const fcLoss = lossFor(fc);
   const run = await optimise(o, (x, y, step) => {
     dropout.step(step);
     const features = gapParts.features.apply(x, { training: true }) as tf.Tensor;
     const forFc = scale === 1 ? features : scaleGradient(features, scale);
     return tf.add(multiLabelLoss(y, gapParts.head.apply(features, { training: true }) as tf.Tensor2D),
-      multiLabelLoss(y, fcHead.apply(forFc, { training: true }) as tf.Tensor2D)) as tf.Scalar;
+      fcLoss(y, fcHead.apply(forFc, { training: true }) as tf.Tensor2D)) as tf.Scalar;
   }, () => [gapParts.features, gapParts.head, fcHead].flatMap(weightsOf));
   dropout.restore();
   copyFeatures(gap, fc);
@@ -237,6 +266,23 @@ function splitAtTarget(model: tf.LayersModel): { features: tf.LayersModel; head:
   let h: tf.SymbolicTensor = input;
   for (const layer of model.layers.slice(names.length)) h = layer.apply(h) as tf.SymbolicTensor;
   return { features, head: tf.model({ inputs: input, outputs: h }) };
+}
+
+/**
+ * Share of the `fc` kernel's energy that varies with position: the kernel W (inputs = the
+ * flattened H×W×C map, in row-major order) is split into its mean over the H·W positions,
+ * W̄[c, h], and the rest; the result is Σ(W − W̄)² / ΣW², 0 when every position has the same
+ * weights (a GAP in disguise) and about 1 − 1/(H·W) for random weights.
+ */
+export function positionVaryingShare(model: tf.LayersModel): tf.Scalar {
+  return tf.tidy(() => {
+    const flat = (model.getLayer('flatten').getInputAt(0) as tf.SymbolicTensor).shape as number[];
+    const [positions, channels] = [flat[1] * flat[2], flat[3]];
+    const kernel = model.getLayer('fc').trainableWeights[0].read();
+    const w = tf.reshape(kernel, [positions, channels, -1]);
+    const dev = tf.sub(w, tf.mean(w, 0, true));
+    return tf.div(tf.sum(tf.square(dev)), tf.sum(tf.square(w))) as tf.Scalar;
+  });
 }
 
 /** Identity forward; the gradient passing back through it is multiplied by `scale`. */

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
 import { loadModelFiles } from '../../src/data/modelFiles';
 import { filterGradientAsConv } from '../../src/data/trainKernels';
-import { learningRateAt, multiLabelLoss, scaleGradient } from '../../src/data/train';
+import { binaryLoss, learningRateAt, lossFor, multiLabelLoss, positionVaryingShare, scaleGradient } from '../../src/data/train';
+import { buildModel } from '../../src/data/architectures';
 
 const root = path.join(__dirname, '..', '..');
 
@@ -122,4 +123,26 @@ test('scaleGradient: identity forward, gradient times the scale (0 blocks it)', 
   }
   tf.dispose([x, c]);
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('binary loss by hand; each built-in head gets its loss; the position-varying share is 0 for shared weights', async () => {
+  await initBackend();
+  // Two classes present (p = 0.8, 0.6), one absent (p = 0.1): −(ln 0.8 + ln 0.6 + ln 0.9).
+  const t = tf.tensor2d([[1, 1, 0]]), p = tf.tensor2d([[0.8, 0.6, 0.1]]);
+  const value = tf.tidy(() => binaryLoss(t, p).dataSync()[0]);
+  assert.ok(Math.abs(value + Math.log(0.8) + Math.log(0.6) + Math.log(0.9)) < 1e-5, String(value));
+  tf.dispose([t, p]);
+  const gap = buildModel('digits-gap', 1), fc = buildModel('digits-fc', 1);
+  assert.equal(lossFor(gap), multiLabelLoss);
+  assert.equal(lossFor(fc), binaryLoss);
+  // Fresh He-initialised weights: about 1 − 1/16 of the energy varies over the 4×4 positions.
+  const fresh = tf.tidy(() => positionVaryingShare(fc).dataSync()[0]);
+  assert.ok(Math.abs(fresh - 15 / 16) < 0.02, String(fresh));
+  const kernel = fc.getLayer('fc').getWeights()[0];
+  const shared = tf.tidy(() => tf.tile(tf.slice(kernel, [0, 0], [128, 64]), [16, 1]));
+  fc.getLayer('fc').setWeights([shared]);
+  assert.ok(tf.tidy(() => positionVaryingShare(fc).dataSync()[0]) < 1e-6);
+  tf.dispose(shared);
+  gap.dispose();
+  fc.dispose();
 });
