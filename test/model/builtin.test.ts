@@ -13,15 +13,20 @@ import { TslabCamError } from '../../src/errors';
 import { loadModelFiles } from '../../src/data/modelFiles';
 import { accuracyOf, evaluationScenes, predictScenes } from '../../src/data/evaluate';
 import { SAMPLE_SPECS, sampleScene } from '../../src/data/samples';
+import { scenesToTensor } from '../../src/data/batch';
+import { emptyTally, rate, recordPointing } from '../../src/data/pointing';
+import { camBatch, gradCamBatch } from '../../src/explain';
 
 /**
  * Floors the shipped weights must reach on the fixed 200-scene sample (100 single-digit,
  * 100 two-digit scenes of the held-out evaluation set). README states the full-size figures
- * (2,000 + 2,000 scenes: digits-gap 97.4% / 94.2%, digits-fc 97.8% / 94.5%); on this sample the
- * weights score 98% / 90% and 98% / 96%. The floors sit a little below, so a backend that rounds
- * differently and flips one scene does not fail CI, while a broken model or loader does.
+ * (2,000 + 2,000 scenes: digits-gap 98.2% / 95.9%, digits-fc 98.2% / 95.9%, both meeting the
+ * issue's 98% / 95%); on this sample both models score 99% / 94% (one scene is one point here,
+ * so 94 vs 95 is sampling noise). The floors sit at the targets less one or two scenes, so a
+ * backend that rounds differently and flips a scene does not fail CI, while a broken model or
+ * loader does.
  */
-const SAMPLE_FLOORS = { singleTop1: 0.97, doubleBothTop2: 0.88 };
+const SAMPLE_FLOORS = { singleTop1: 0.98, doubleBothTop2: 0.93 };
 
 test('builtinNames and builtinModelPath: two models inside the package; unknown names fail clearly', () => {
   assert.deepEqual(builtinNames(), ['digits-gap', 'digits-fc']);
@@ -112,6 +117,44 @@ test('shipped weights reach the stated accuracy on a fixed 200-scene held-out sa
       const top = Array.from(p).map((v, c) => [v, c]).sort((a, b) => b[0] - a[0]).slice(0, sample.labels.length).map((e) => e[1]);
       assert.deepEqual([...top].sort(), [...sample.labels].sort(), `${name} on ${sample.name}`);
     }
+    model.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
+
+/**
+ * Pointing-game floors on a fixed held-out sample (50 single-digit scenes, and both digits of 50
+ * two-digit scenes: 150 maps per model and method). README states the 3,000-map figures
+ * (96.0%, 96.0%, 95.7%); on this sample the weights score 94% / 94% / 93% overall and 88% / 88% /
+ * 86% for the second digit of each pair.
+ */
+const POINTING_FLOORS = { gradCamGap: 0.9, camGap: 0.9, gradCamFc: 0.9 };
+
+test('shipped weights: Grad-CAM (both models) and CAM (digits-gap) point at the right digit, also the second one', async () => {
+  await initBackend();
+  const before = tf.memory().numTensors;
+  const singles = evaluationScenes({ singles: 50, doubles: 0 });
+  const doubles = evaluationScenes({ singles: 0, doubles: 50 });
+  const runs: [string, 'gradCam' | 'cam', number][] = [
+    ['digits-gap', 'gradCam', POINTING_FLOORS.gradCamGap], ['digits-gap', 'cam', POINTING_FLOORS.camGap], ['digits-fc', 'gradCam', POINTING_FLOORS.gradCamFc],
+  ];
+  for (const [name, method, floor] of runs) {
+    const model = await loadModelFiles(builtinModelPath(name));
+    const all = emptyTally(), second = emptyTally();
+    for (const [scenes, which] of [[singles, 0], [doubles, 0], [doubles, 1]] as const) {
+      const x = scenesToTensor(scenes);
+      const options = { classIndex: scenes.map((s) => s.digits[which].label) };
+      const maps = method === 'cam' ? camBatch(model, x, options) : gradCamBatch(model, x, options);
+      x.dispose();
+      maps.forEach((m, j) => {
+        recordPointing(all, scenes[j], which, m.upsampled.data);
+        if (which === 1) recordPointing(second, scenes[j], which, m.upsampled.data);
+      });
+    }
+    assert.equal(all.trials, 150);
+    assert.ok(rate(all) >= floor, `${name} ${method}: pointing ${rate(all)} < ${floor}`);
+    // Class discrimination: the map for the second digit's class must move to that digit.
+    assert.ok(rate(second) >= floor - 0.1, `${name} ${method}: second digit ${rate(second)}`);
     model.dispose();
   }
   assert.equal(tf.memory().numTensors, before);
