@@ -39,11 +39,12 @@ function imageInput(): tf.SymbolicTensor {
 }
 
 /**
- * The head: Dense(10) with softmax as its own activation (as most Keras models do), so S_c is
- * the layer's pre-activation output. Two-digit scenes are trained toward 1/2 on each digit's
- * class (cross-entropy against the normalised multi-hot target), and read by ranking: the two
- * digits should be the top 2. A sigmoid-per-class head with binary cross-entropy was tried
- * first and stayed at the class-prior loss far longer.
+ * The head: Dense(10) with its activation built in (as most Keras models do), so S_c is the
+ * layer's pre-activation output. Both read two-digit scenes by ranking: the two digits should be
+ * the top 2. digits-gap: softmax, trained toward 1/2 on each digit's class (cross-entropy against
+ * the normalised multi-hot target); a sigmoid head trained from scratch stayed at the
+ * class-prior loss far longer. digits-fc: sigmoid per class (see buildDigitsFc for why); it is
+ * trained on digits-gap's conv blocks, where a sigmoid head learns in minutes.
  */
 function head(x: tf.SymbolicTensor, seed: number, activation: 'softmax' | 'sigmoid' = 'softmax'): tf.SymbolicTensor {
   return tf.layers.dense({
