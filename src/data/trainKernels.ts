@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2dInputGradient, registerWasmGradientKernels } from '../model/kernels';
 
 /**
- * Faster conv gradient kernels for training on the wasm backend, swapped in only while the
- * built-in models train. Measured on digits-gap (batch 32): the general Conv2DBackpropFilter
- * (nine matMuls, one per tap) and wasm's own Conv2DBackpropInput took ~85% of a step, while a
- * forward conv of the same size is 10× cheaper on wasm. Both gradients are rewritten as forward
- * convs here; the values equal the general kernels' up to float rounding.
+ * Faster kernels for training on the wasm backend, swapped in only while the built-in models
+ * train. wasm's own Conv2DBackpropInput is far slower than a forward conv of the same size, so
+ * the input gradient runs as one (src/model/kernels.ts's conv2dInputGradient, the same the
+ * explanations use); the filter gradient is src/model/kernels.ts's conv-based fill. Tile is
+ * replaced by a broadcast where it is one (batch-norm gradients).
  */
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -15,44 +15,6 @@ type Quad = [number, number, number, number];
 function tensorOf(info: tf.TensorInfo | undefined): tf.Tensor4D {
   if (!info) throw new Error('tslab-cam training kernel: missing input');
   return (info instanceof tf.Tensor ? info : tf.engine().makeTensorFromTensorInfo(info)) as tf.Tensor4D;
-}
-
-function isUnitStride(s: unknown): boolean {
-  return s === 1 || (Array.isArray(s) && s.every((v) => v === 1));
-}
-
-/**
- * dW[kh,kw,ci,co] = Σ_{b,oh,ow} xpad[b, oh+kh, ow+kw, ci] · dy[b,oh,ow,co] for stride 1: a
- * 'valid' conv of xpad with batch and channels swapped ([ci, Hp, Wp, B]) by dy as the filter
- * ([OH, OW, B, co]); its output [ci, KH, KW, co] is dW transposed.
- */
-export function filterGradientAsConv(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: Quad, pad: 'same' | 'valid'): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [kh, kw] = filterShape;
-    const [, h, w] = x.shape;
-    const [, oh, ow] = dy.shape;
-    // 'same' at stride 1 pads (k-1)/2 before (rounded down) and the rest after, as tfjs does.
-    const padH = pad === 'same' ? Math.max(0, oh + kh - 1 - h) : 0;
-    const padW = pad === 'same' ? Math.max(0, ow + kw - 1 - w) : 0;
-    const top = Math.floor(padH / 2), left = Math.floor(padW / 2);
-    const xp = padH || padW ? tf.pad(x, [[0, 0], [top, padH - top], [left, padW - left], [0, 0]]) : x;
-    const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;
-    const dyT = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
-    const g = tf.conv2d(xT, dyT, 1, 'valid');
-    return tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
-  });
-}
-
-function fastFilterKernel(fallback: tf.KernelFunc): tf.KernelFunc {
-  return (args: KernelArgs) => {
-    const { inputs, attrs } = args;
-    const a = attrs ?? {};
-    const pad = a.pad;
-    const simple = isUnitStride(a.strides) && (pad === 'same' || pad === 'valid') && (a.dataFormat ?? 'NHWC') === 'NHWC'
-      && (a.dimRoundingMode === undefined || a.dimRoundingMode === null);
-    if (!simple) return fallback(args) as tf.TensorInfo;
-    return filterGradientAsConv(tensorOf(inputs.x), tensorOf(inputs.dy), a.filterShape as unknown as Quad, pad as 'same' | 'valid');
-  };
 }
 
 function fastInputKernel(fallback: tf.KernelFunc): tf.KernelFunc {
@@ -89,9 +51,11 @@ function fastTileKernel(fallback: tf.KernelFunc): tf.KernelFunc {
 export async function withTrainingKernels<T>(fn: () => Promise<T>): Promise<T> {
   if (tf.getBackend() !== 'wasm') return fn();
   registerWasmGradientKernels();
-  const names = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Tile'];
+  // Conv2DBackpropFilter needs no swap: registerWasmGradientKernels fills it with the
+  // conv-based filter gradient of src/model/kernels.ts.
+  const names = ['Conv2DBackpropInput', 'Tile'];
   const originals = names.map((n) => tf.getKernel(n, 'wasm'));
-  const makers = [fastFilterKernel, fastInputKernel, fastTileKernel];
+  const makers = [fastInputKernel, fastTileKernel];
   names.forEach((kernelName, i) => {
     const original = originals[i];
     if (!original) return;

@@ -7,7 +7,6 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
 import { loadModelFiles } from '../../src/data/modelFiles';
-import { filterGradientAsConv } from '../../src/data/trainKernels';
 import { binaryLoss, learningRateAt, lossFor, multiLabelLoss, positionVaryingShare, scaleGradient } from '../../src/data/train';
 import { buildModel } from '../../src/data/architectures';
 
@@ -76,28 +75,6 @@ test('digits-fc without a digits-gap to start from fails with the fix in the mes
     '--steps', '1', '--batch', '2', '--out', out, '--no-samples'], {
     cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 85_000, stdio: ['ignore', 'pipe', 'pipe'],
   }), (e: unknown) => /Train digits-gap first/.test(String((e as { stderr?: string }).stderr)));
-});
-
-test('the conv-based filter gradient equals tfjs\'s own on the cpu backend', async () => {
-  await initBackend();
-  const previous = tf.getBackend();
-  await tf.setBackend('cpu');
-  try {
-    const before = tf.memory().numTensors;
-    for (const pad of ['same', 'valid'] as const) {
-      const x = tf.randomNormal([2, 9, 7, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-      const dyShape: [number, number, number, number] = pad === 'same' ? [2, 9, 7, 4] : [2, 7, 5, 4];
-      const dy = tf.randomNormal(dyShape, 0, 1, 'float32', 2) as tf.Tensor4D;
-      const ours = filterGradientAsConv(x, dy, [3, 3, 3, 4], pad);
-      const reference = tf.tidy(() => tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, w as tf.Tensor4D, 1, pad), dy)))(tf.zeros([3, 3, 3, 4])));
-      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0]);
-      assert.ok(diff < 1e-4, `${pad}: max difference ${diff}`);
-      tf.dispose([x, dy, ours, reference]);
-    }
-    assert.equal(tf.memory().numTensors, before);
-  } finally {
-    await tf.setBackend(previous);
-  }
 });
 
 test('learning-rate schedule and loss: flat then cosine to 5%; loss is cross-entropy against normalised targets', async () => {
