@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { runEngine } from '../model/engine';
+import { atMost } from '../model/gradients';
 import { assertLayersModel } from '../model/inspect';
 import { MethodOptions, assertSingle, metaFor, readEngine, scoresOf } from './context';
 import { toBatch } from './input';
@@ -29,7 +30,7 @@ const GUIDED: GradConfig[] = [
     inputsToSave: ['x'],
     gradFunc: (dy, saved) => {
       const [x] = saved;
-      return { x: () => tf.mul(tf.relu(dy as tf.Tensor), tf.mul(tf.step(x), tf.cast(tf.lessEqual(x, 6), 'float32'))) };
+      return { x: () => tf.mul(tf.relu(dy as tf.Tensor), tf.mul(tf.step(x), atMost(x, 6))) };
     },
   },
 ];

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
-import { withLeanGradients } from '../../src/model/gradients';
+import { atLeast, atMost, withLeanGradients } from '../../src/model/gradients';
 import { relDiff } from '../helpers/numeric';
 
 before(async () => {
@@ -24,6 +24,32 @@ test('the lean BatchNorm gradient equals tfjs\'s for x, mean, variance, scale an
     plain.forEach((p, i) => assert.ok(relDiff(lean[i].dataSync(), p.dataSync()) <= 1e-6, `${backend} input ${i}`));
     assert.equal(tf.getGradient('FusedBatchNorm')?.gradFunc.toString().includes('tile'), true, 'original gradient restored');
     tf.dispose([x, mean, variance, offset, scale, dy, ...plain, ...lean]);
+  }
+  await initBackend({ backend: 'wasm' });
+});
+
+test('the lean ClipByValue gradient equals tfjs\'s exactly, boundaries included; guided Relu6 mask matches; originals restored', async () => {
+  for (const backend of ['wasm', 'cpu']) {
+    await tf.setBackend(backend);
+    const before = tf.memory().numTensors;
+    const original = tf.getGradient('ClipByValue');
+    // Values on both bounds, inside, outside, and both signs of dy.
+    const x = tf.tensor1d([-3, -1e-7, 0, 1e-7, 2.5, 6 - 1e-6, 6, 6 + 1e-6, 9, 0.5]);
+    const dy = tf.tensor1d([1, -2, 3, -4, 5, -6, 7, -8, 9, -10]);
+    for (const [lo, hi] of [[0, 6], [-1, 1], [2.5, 9]]) {
+      const f = (a: tf.Tensor) => tf.sum(tf.mul(tf.clipByValue(a, lo, hi), dy));
+      const plain = tf.grad(f)(x);
+      const lean = withLeanGradients(() => tf.grad(f)(x));
+      // + 0 turns −0 (a masked negative dy times 0) into 0, which tfjs's select writes.
+      assert.deepEqual(Array.from(lean.dataSync(), (v) => v + 0), Array.from(plain.dataSync()), `${backend} [${lo}, ${hi}]`);
+      tf.dispose([plain, lean]);
+    }
+    assert.equal(tf.getGradient('ClipByValue'), original, 'original gradient restored');
+    const mask = tf.tidy(() => Array.from(tf.mul(atLeast(x, 0), atMost(x, 6)).dataSync()));
+    const reference = Array.from(x.dataSync()).map((v) => (v >= 0 && v <= 6 ? 1 : 0));
+    assert.deepEqual(mask, reference);
+    tf.dispose([x, dy]);
+    assert.equal(tf.memory().numTensors, before);
   }
   await initBackend({ backend: 'wasm' });
 });
