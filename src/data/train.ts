@@ -193,6 +193,7 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
       return lambda ? tf.add(loss, penalty()) as tf.Scalar : loss;
     });
   dropout.restore();
+  releaseHead(parts);
   return { model, ...run, steps: o.steps, batchSize: o.batchSize, seed: o.seed, learningRate: o.learningRate, backend: tf.getBackend() };
 }
 
@@ -223,7 +224,8 @@ export async function trainJointly(options: Omit<TrainOptions, 'kind' | 'initial
   const fc = buildModel('digits-fc', o.seed);
   fc.setWeights(options.fc.getWeights());
   const gapParts = splitAtTarget(gap);
-  const fcHead = splitAtTarget(fc).head;
+  const fcParts = splitAtTarget(fc);
+  const fcHead = fcParts.head;
   const dropout = dropoutSeeder(fc, o.seed);
   const scale = options.fcGradientScale ?? 1;
   const fcLoss = lossFor(fc);
@@ -235,8 +237,20 @@ export async function trainJointly(options: Omit<TrainOptions, 'kind' | 'initial
       fcLoss(y, fcHead.apply(forFc, { training: true }) as tf.Tensor2D)) as tf.Scalar;
   }, () => [gapParts.features, gapParts.head, fcHead].flatMap(weightsOf));
   dropout.restore();
+  releaseHead(gapParts);
+  releaseHead(fcParts);
   copyFeatures(gap, fc);
   return { gap, fc, ...run, steps: o.steps, batchSize: o.batchSize, seed: o.seed, learningRate: o.learningRate, backend: tf.getBackend() };
+}
+
+/**
+ * Applying the head's layers a second time (splitAtTarget) counts as a second user of each, so
+ * disposing the model alone would leave their weights behind; disposing the split head model
+ * gives that count back. The split feature model re-applies nothing and must not be disposed:
+ * that would free the model's own conv weights.
+ */
+function releaseHead(parts: { head: tf.LayersModel } | null): void {
+  parts?.head.dispose();
 }
 
 /** Layer names from the input up to and including TARGET_LAYER: the conv blocks. */

@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
 import { loadModelFiles } from '../../src/data/modelFiles';
-import { binaryLoss, learningRateAt, lossFor, multiLabelLoss, positionVaryingShare, scaleGradient } from '../../src/data/train';
+import { binaryLoss, learningRateAt, lossFor, multiLabelLoss, positionVaryingShare, scaleGradient, trainJointly, trainModel } from '../../src/data/train';
 import { buildModel } from '../../src/data/architectures';
 
 const root = path.join(__dirname, '..', '..');
@@ -122,4 +122,17 @@ test('binary loss by hand; each built-in head gets its loss; the position-varyin
   tf.dispose(shared);
   gap.dispose();
   fc.dispose();
+});
+
+test('training stages leave no tensors behind once their models are disposed (head-only and joint split the models)', async () => {
+  await initBackend();
+  const before = tf.memory().numTensors;
+  const gap = (await trainModel({ kind: 'digits-gap', steps: 2, batchSize: 4, poolSize: 4 })).model;
+  const fc = (await trainModel({ kind: 'digits-fc', steps: 2, batchSize: 4, poolSize: 4, featuresFrom: gap, headOnly: true })).model;
+  // The head-only model still predicts after training (its conv weights were not freed).
+  const p = tf.tidy(() => (fc.predict(tf.zeros([1, 64, 64, 3])) as tf.Tensor).dataSync());
+  assert.equal(p.length, 10);
+  const joint = await trainJointly({ gap, fc, steps: 2, batchSize: 4, poolSize: 4, fcGradientScale: 0.5 });
+  for (const m of [gap, fc, joint.gap, joint.fc]) m.dispose();
+  assert.equal(tf.memory().numTensors, before);
 });
