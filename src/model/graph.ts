@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
+import { foldableInput, foldedConvBatchNorm } from './fold';
 import { GraphNode, Layer, SymbolicTensor, activationName, isContainer, nodeOf } from './layers';
 
 /** Which number is explained: the article's S_c before softmax/sigmoid, or the probability. */
@@ -112,8 +113,11 @@ function runContainer(model: tf.LayersModel, inputs: tf.Tensor[], capture: reado
     if (hit) return hit;
     const layer = sym.sourceLayer;
     const node = nodeOf(sym);
-    const ins = node.inputTensors.map(value);
-    const outs = runNode(layer, node, ins, false);
+    const fold = foldableInput(layer, node, target);
+    // A conv → BatchNorm pair whose conv output nobody has asked for runs as one folded conv.
+    const outs = fold && !memo.has(node.inputTensors[0].id)
+      ? [foldedConvBatchNorm(fold.conv, layer, value(fold.input) as tf.Tensor4D)]
+      : runNode(layer, node, node.inputTensors.map(value), false);
     if (layer.name === target && capture.length === 1 && captured === null) {
       if (override) outs[0] = override;
       captured = outs[0];
