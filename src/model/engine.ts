@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
-import { GraphRun, ScoreKind, describeScoreHead, runGraph } from './graph';
+import { GraphRun, ScoreKind, describeScoreHead, runGraph, runUntil } from './graph';
 import { LayerInfo, assertLayersModel, resolveLayer } from './inspect';
 import { withLeanGradients } from './gradients';
 import { withActivationGradientsOnly } from './kernels';
@@ -99,9 +99,20 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
   const xs: tf.Tensor[] = [placeholder];
   let run: GraphRun | null = null;
   let classIndices: number[] = [];
+  // Everything up to the target layer runs before the tape starts: no gradient is wanted there,
+  // and recording it cost as much again as running it (every op saves its inputs for backward).
+  let known: Map<number, tf.Tensor> | undefined;
+  const early = layer.path.length === 1 ? tf.tidy(() => {
+    const u = runUntil(model, images, layer.path[0]);
+    known = u?.known;
+    return u ? [...u.known.values()] : [];
+  }) : [];
+  const releaseEarly = (keep: tf.Tensor | null): void => {
+    for (const t of new Set(early)) if (t !== images && t !== keep && !t.isDisposed) t.dispose();
+  };
   try {
     const { value, grads } = withActivationGradientsOnly(() => withLeanGradients(() => tf.engine().gradients(() => {
-      const r = runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex });
+      const r = runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex, known });
       if (!r.captured) {
         throw new TslabCamError('UNKNOWN_LAYER', `Layer '${layer.name}' is not on the path from the input to the scores.`,
           'Choose a layer that the prediction depends on.');
@@ -122,6 +133,7 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
     if (!done || !done.captured) throw new Error('engine: the forward pass did not run');
     // Capturing an input layer captures the caller's own tensor: hand back a copy we may dispose.
     const f = (done.captured === images ? images.clone() : done.captured) as tf.Tensor4D;
+    releaseEarly(f);
     const scores = done.scores as tf.Tensor2D;
     return {
       f, grads: g, scores, classIndices, layer, scoreKind, scoreSource,
@@ -129,7 +141,8 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
     };
   } catch (e) {
     const partial = run as GraphRun | null;
-    if (partial) tf.dispose([partial.scores, ...(partial.captured ? [partial.captured] : [])]);
+    if (partial) tf.dispose([partial.scores, ...(partial.captured && partial.captured !== images ? [partial.captured] : [])]);
+    releaseEarly(null);
     clearTape();
     throw e;
   } finally {

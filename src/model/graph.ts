@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { foldableInput, foldedConvBatchNorm } from './fold';
-import { GraphNode, Layer, SymbolicTensor, activationName, isContainer, nodeOf } from './layers';
+import { GraphNode, Layer, SymbolicTensor, activationName, inboundNodes, isContainer, nodeOf } from './layers';
 
 /** Which number is explained: the article's S_c before softmax/sigmoid, or the probability. */
 export type ScoreKind = 'logits' | 'probabilities';
@@ -17,6 +17,11 @@ export interface GraphRunOptions {
    * finite-difference checks perturb f and read S_c(f + δ).
    */
   readonly override?: tf.Tensor;
+  /**
+   * Values already computed for this model's symbolic tensors (by id), e.g. by runUntil outside
+   * a gradient tape: they are used as they are and their subgraph is not run again.
+   */
+  readonly known?: ReadonlyMap<number, tf.Tensor>;
 }
 
 export interface GraphRun {
@@ -71,8 +76,56 @@ export function runGraph(model: tf.LayersModel, input: tf.Tensor | tf.Tensor[], 
     throw new TslabCamError('BAD_OPTION', `outputIndex ${outputIndex} is out of range: the model has ${model.outputs.length} output(s).`,
       `Use an integer from 0 to ${model.outputs.length - 1}.`);
   }
-  const r = runContainer(model, asList(input), opts.capture, opts.scoreKind === 'logits', outputIndex, opts.override ?? null);
+  const r = runContainer(model, asList(input), opts.capture, opts.scoreKind === 'logits', outputIndex, opts.override ?? null, opts.known);
   return { scores: r.output, captured: r.captured };
+}
+
+/**
+ * Runs only what the top-level layer `name` depends on and returns every value computed on the
+ * way (by symbolic tensor id), its output included. Null when the layer is not a top-level one
+ * with a single output (a layer inside a nested sub-model, a shared layer): callers then run the
+ * whole graph instead.
+ */
+export function runUntil(model: tf.LayersModel, input: tf.Tensor | tf.Tensor[], name: string): { output: tf.Tensor; known: Map<number, tf.Tensor> } | null {
+  const layer = model.layers.find((l) => l.name === name);
+  if (!layer || isContainer(layer) || inboundNodes(layer).length !== 1 || inboundNodes(layer)[0].outputTensors.length !== 1) return null;
+  const inputs = asList(input);
+  if (inputs.length !== model.inputs.length) return null;
+  const known = new Map<number, tf.Tensor>();
+  model.inputs.forEach((s, i) => known.set(s.id, inputs[i]));
+  const output = evaluate(inboundNodes(layer)[0].outputTensors[0], known, null, (l, node, ins) => asList(l.apply(ins.length === 1 ? ins[0] : ins, { ...(node.callArgs ?? {}), training: false }) as tf.Tensor | tf.Tensor[]));
+  return { output, known };
+}
+
+/**
+ * The value of `sym`, computing what it needs first and recording every output in `memo`. A
+ * conv → BatchNorm pair whose conv output is not yet known runs as one folded conv (fold.ts),
+ * unless the conv is `target`.
+ */
+function evaluate(sym: SymbolicTensor, memo: Map<number, tf.Tensor>, target: string | null,
+  run: (layer: Layer, node: GraphNode, ins: tf.Tensor[]) => tf.Tensor[], hooks: EvaluateHooks = {}): tf.Tensor {
+  const hit = memo.get(sym.id);
+  if (hit) {
+    hooks.hit?.(sym, hit);
+    return hit;
+  }
+  const layer = sym.sourceLayer;
+  const node = nodeOf(sym);
+  const fold = foldableInput(layer, node, target);
+  const next = (t: SymbolicTensor): tf.Tensor => evaluate(t, memo, target, run, hooks);
+  const outs = fold && !memo.has(node.inputTensors[0].id)
+    ? [foldedConvBatchNorm(fold.conv, layer, next(fold.input) as tf.Tensor4D)]
+    : run(layer, node, node.inputTensors.map(next));
+  hooks.after?.(layer, outs);
+  node.outputTensors.forEach((s, i) => memo.set(s.id, outs[i]));
+  return outs[sym.tensorIndex];
+}
+
+interface EvaluateHooks {
+  /** Called when a value is already in the memo. */
+  readonly hit?: (sym: SymbolicTensor, value: tf.Tensor) => void;
+  /** Called with a layer's fresh outputs before they are recorded; may replace them. */
+  readonly after?: (layer: Layer, outs: tf.Tensor[]) => void;
 }
 
 interface ContainerRun {
@@ -81,12 +134,12 @@ interface ContainerRun {
 }
 
 function runContainer(model: tf.LayersModel, inputs: tf.Tensor[], capture: readonly string[], skipSquash: boolean, outputIndex: number,
-  override: tf.Tensor | null): ContainerRun {
+  override: tf.Tensor | null, known?: ReadonlyMap<number, tf.Tensor>): ContainerRun {
   if (inputs.length !== model.inputs.length) {
     throw new TslabCamError('BAD_IMAGE', `Model '${model.name}' takes ${model.inputs.length} inputs, got ${inputs.length}.`,
       'Pass one image batch per model input.');
   }
-  const memo = new Map<number, tf.Tensor>();
+  const memo = new Map<number, tf.Tensor>(known ?? []);
   model.inputs.forEach((s, i) => memo.set(s.id, inputs[i]));
   let captured: tf.Tensor | null = null;
   const target = capture.length > 0 ? capture[0] : null;
@@ -108,23 +161,16 @@ function runContainer(model: tf.LayersModel, inputs: tf.Tensor[], capture: reado
     return asList(layer.apply(ins.length === 1 ? ins[0] : ins, kwargs) as tf.Tensor | tf.Tensor[]);
   };
 
-  const value = (sym: SymbolicTensor): tf.Tensor => {
-    const hit = memo.get(sym.id);
-    if (hit) return hit;
-    const layer = sym.sourceLayer;
-    const node = nodeOf(sym);
-    const fold = foldableInput(layer, node, target);
-    // A conv → BatchNorm pair whose conv output nobody has asked for runs as one folded conv.
-    const outs = fold && !memo.has(node.inputTensors[0].id)
-      ? [foldedConvBatchNorm(fold.conv, layer, value(fold.input) as tf.Tensor4D)]
-      : runNode(layer, node, node.inputTensors.map(value), false);
-    if (layer.name === target && capture.length === 1 && captured === null) {
+  const isTarget = (layer: Layer): boolean => layer.name === target && capture.length === 1 && captured === null;
+  const value = (sym: SymbolicTensor): tf.Tensor => evaluate(sym, memo, target, (layer, node, ins) => runNode(layer, node, ins, false), {
+    // The target's output may come in `known` (computed before the tape): it is the capture.
+    hit: (s, t) => { if (isTarget(s.sourceLayer)) captured = t; },
+    after: (layer, outs) => {
+      if (!isTarget(layer)) return;
       if (override) outs[0] = override;
       captured = outs[0];
-    }
-    node.outputTensors.forEach((s, i) => memo.set(s.id, outs[i]));
-    return outs[sym.tensorIndex];
-  };
+    },
+  });
 
   const outSym = model.outputs[outputIndex];
   let output: tf.Tensor;
