@@ -178,3 +178,18 @@ test('top-1 is the default class; errors are typed and leak nothing', () => {
   img.dispose();
   m.dispose();
 });
+
+test('an error after the input layer was captured leaves the caller\'s image alive and no tensors behind', () => {
+  const input = tf.input({ shape: [8, 8, 3], name: 'img' });
+  const out = tf.layers.conv2d({ filters: 2, kernelSize: 3, padding: 'same', name: 'c' }).apply(input) as tf.SymbolicTensor;
+  const m = tf.model({ inputs: input, outputs: out });
+  const x = tf.randomNormal([1, 8, 8, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+  const before = tf.memory().numTensors;
+  for (const layer of ['img', 'c']) {
+    assert.throws(() => runEngine(m, x, { layer }), (e: unknown) => e instanceof TslabCamError && e.code === 'UNSUPPORTED');
+    assert.equal(x.isDisposed, false, `${layer}: the caller's image survives`);
+    assert.equal(tf.memory().numTensors, before, `${layer}: no leak`);
+  }
+  x.dispose();
+  m.dispose();
+});
