@@ -14,15 +14,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BUILTIN_KINDS, BuiltinKind } from '../src/data/architectures';
-import { scenesToTensor } from '../src/data/batch';
 import { AccuracyReport, EVAL_SEED, evaluateAccuracy, evaluationScenes } from '../src/data/evaluate';
-import { POINTING_TOLERANCE, PointingTally, emptyTally, rate, recordPointing } from '../src/data/pointing';
-import { Scene } from '../src/data/scenes';
-import { camBatch, gradCamBatch } from '../src/explain';
+import { POINTING_TOLERANCE, rate } from '../src/data/pointing';
 import { initBackend } from '../src/model/backend';
 import { META_FILE, ModelMeta, packageRoot } from '../src/model/builtin';
 import { loadModel } from '../src/model/load';
 import { createProgress } from '../src/notebook/progress';
+import { Method, PointingReport, combined, pointingGame } from './pointing-game';
 
 interface Args {
   models: BuiltinKind[];
@@ -58,66 +56,7 @@ function parseArgs(argv: readonly string[]): Args {
   return a;
 }
 
-type Method = 'gradCam' | 'cam';
-
-/** Pointing-game tallies of one method: single-digit scenes, and each digit of two-digit scenes. */
-interface PointingReport {
-  readonly single: PointingTally;
-  readonly firstOfTwo: PointingTally;
-  readonly secondOfTwo: PointingTally;
-}
-
-const BATCH = 50;
-
-/**
- * Maps for digit `which` of every scene (class = that digit's label), in batches: one engine
- * pass per batch. Only the upsampled (H, W) map is kept.
- */
-function mapsFor(model: tf.LayersModel, method: Method, layer: string | undefined, scenes: readonly Scene[], which: number): Float32Array[] {
-  const out: Float32Array[] = [];
-  for (let i = 0; i < scenes.length; i += BATCH) {
-    const part = scenes.slice(i, i + BATCH);
-    const x = scenesToTensor(part);
-    try {
-      const options = { layer, classIndex: part.map((s) => s.digits[which].label) };
-      const results = method === 'cam' ? camBatch(model, x, options) : gradCamBatch(model, x, options);
-      for (const r of results) out.push(r.upsampled.data);
-    } finally {
-      x.dispose();
-    }
-  }
-  return out;
-}
-
-function pointingGame(model: tf.LayersModel, method: Method, layer: string | undefined, singles: readonly Scene[], doubles: readonly Scene[],
-  label: string): PointingReport {
-  const report: PointingReport = { single: emptyTally(), firstOfTwo: emptyTally(), secondOfTwo: emptyTally() };
-  const total = singles.length + 2 * doubles.length;
-  const bar = createProgress({ total, label, mode: 'terminal' });
-  const run = (scenes: readonly Scene[], which: number, tally: PointingTally): void => {
-    for (let i = 0; i < scenes.length; i += 200) {
-      const part = scenes.slice(i, i + 200);
-      mapsFor(model, method, layer, part, which).forEach((m, j) => recordPointing(tally, part[j], which, m));
-      bar.tick(part.length);
-    }
-  };
-  run(singles, 0, report.single);
-  run(doubles, 0, report.firstOfTwo);
-  run(doubles, 1, report.secondOfTwo);
-  bar.done();
-  return report;
-}
-
 const pct = (x: number): string => (Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)}%`);
-
-function combined(...ts: PointingTally[]): PointingTally {
-  const out = emptyTally();
-  for (const t of ts) {
-    out.hits += t.hits; out.hitsTolerant += t.hitsTolerant; out.trials += t.trials; out.flat += t.flat;
-    t.perClass.forEach((c, i) => { out.perClass[i].hits += c.hits; out.perClass[i].trials += c.trials; });
-  }
-  return out;
-}
 
 function summary(r: PointingReport): Record<string, unknown> {
   const all = combined(r.single, r.firstOfTwo, r.secondOfTwo);
@@ -147,8 +86,9 @@ async function main(): Promise<void> {
     if (args.pointing > 0) {
       const methods: Method[] = meta.hasGap ? ['gradCam', 'cam'] : ['gradCam'];
       for (const m of methods) {
-        const r = pointingGame(model, m, meta.targetLayer, pointSingles, pointDoubles, `pointing ${kind} ${m}`);
-        pointing[m] = summary(r);
+        const bar = createProgress({ total: pointSingles.length + 2 * pointDoubles.length, label: `pointing ${kind} ${m}`, mode: 'terminal' });
+        pointing[m] = summary(pointingGame(model, m, meta.targetLayer, pointSingles, pointDoubles, (n) => bar.tick(n)));
+        bar.done();
       }
     }
     model.dispose();

@@ -13,9 +13,8 @@ import { TslabCamError } from '../../src/errors';
 import { loadModelFiles } from '../../src/data/modelFiles';
 import { accuracyOf, evaluationScenes, predictScenes } from '../../src/data/evaluate';
 import { SAMPLE_SPECS, sampleScene } from '../../src/data/samples';
-import { scenesToTensor } from '../../src/data/batch';
-import { emptyTally, rate, recordPointing } from '../../src/data/pointing';
-import { camBatch, gradCamBatch } from '../../src/explain';
+import { rate } from '../../src/data/pointing';
+import { combined, pointingGame } from '../../scripts/pointing-game';
 
 /**
  * Floors the shipped weights must reach on the fixed 200-scene sample (100 single-digit,
@@ -140,17 +139,8 @@ test('shipped weights: Grad-CAM (both models) and CAM (digits-gap) point at the 
   ];
   for (const [name, method, floor] of runs) {
     const model = await loadModelFiles(builtinModelPath(name));
-    const all = emptyTally(), second = emptyTally();
-    for (const [scenes, which] of [[singles, 0], [doubles, 0], [doubles, 1]] as const) {
-      const x = scenesToTensor(scenes);
-      const options = { classIndex: scenes.map((s) => s.digits[which].label) };
-      const maps = method === 'cam' ? camBatch(model, x, options) : gradCamBatch(model, x, options);
-      x.dispose();
-      maps.forEach((m, j) => {
-        recordPointing(all, scenes[j], which, m.upsampled.data);
-        if (which === 1) recordPointing(second, scenes[j], which, m.upsampled.data);
-      });
-    }
+    const report = pointingGame(model, method, undefined, singles, doubles);
+    const all = combined(report.single, report.firstOfTwo, report.secondOfTwo), second = report.secondOfTwo;
     assert.equal(all.trials, 150);
     assert.ok(rate(all) >= floor, `${name} ${method}: pointing ${rate(all)} < ${floor}`);
     // Class discrimination: the map for the second digit's class must move to that digit.
