@@ -103,9 +103,8 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
   // and recording it cost as much again as running it (every op saves its inputs for backward).
   let known: Map<number, tf.Tensor> | undefined;
   const early = layer.path.length === 1 ? tf.tidy(() => {
-    const u = runUntil(model, images, layer.path[0]);
-    known = u?.known;
-    return u ? [...u.known.values()] : [];
+    known = runUntil(model, images, layer.path[0]) ?? undefined;
+    return known ? [...known.values()] : [];
   }) : [];
   const releaseEarly = (keep: tf.Tensor | null): void => {
     for (const t of new Set(early)) if (t !== images && t !== keep && !t.isDisposed) t.dispose();

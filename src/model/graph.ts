@@ -80,21 +80,26 @@ export function runGraph(model: tf.LayersModel, input: tf.Tensor | tf.Tensor[], 
   return { scores: r.output, captured: r.captured };
 }
 
+/** One (non-container) layer on concrete inputs, with the node's call arguments, in inference mode. */
+function applyLayer(layer: Layer, node: GraphNode, ins: tf.Tensor[]): tf.Tensor[] {
+  return asList(layer.apply(ins.length === 1 ? ins[0] : ins, { ...(node.callArgs ?? {}), training: false }) as tf.Tensor | tf.Tensor[]);
+}
+
 /**
  * Runs only what the top-level layer `name` depends on and returns every value computed on the
- * way (by symbolic tensor id), its output included. Null when the layer is not a top-level one
+ * way (by symbolic tensor id), its output included: the `known` of a later runGraph. Null when the layer is not a top-level one
  * with a single output (a layer inside a nested sub-model, a shared layer): callers then run the
  * whole graph instead.
  */
-export function runUntil(model: tf.LayersModel, input: tf.Tensor | tf.Tensor[], name: string): { output: tf.Tensor; known: Map<number, tf.Tensor> } | null {
+export function runUntil(model: tf.LayersModel, input: tf.Tensor | tf.Tensor[], name: string): Map<number, tf.Tensor> | null {
   const layer = model.layers.find((l) => l.name === name);
   if (!layer || isContainer(layer) || inboundNodes(layer).length !== 1 || inboundNodes(layer)[0].outputTensors.length !== 1) return null;
   const inputs = asList(input);
   if (inputs.length !== model.inputs.length) return null;
   const known = new Map<number, tf.Tensor>();
   model.inputs.forEach((s, i) => known.set(s.id, inputs[i]));
-  const output = evaluate(inboundNodes(layer)[0].outputTensors[0], known, null, (l, node, ins) => asList(l.apply(ins.length === 1 ? ins[0] : ins, { ...(node.callArgs ?? {}), training: false }) as tf.Tensor | tf.Tensor[]));
-  return { output, known };
+  evaluate(inboundNodes(layer)[0].outputTensors[0], known, null, applyLayer);
+  return known;
 }
 
 /**
@@ -157,8 +162,7 @@ function runContainer(model: tf.LayersModel, inputs: tf.Tensor[], capture: reado
       if (sub.captured) captured = sub.captured;
       return [sub.output];
     }
-    const kwargs = { ...(node.callArgs ?? {}), training: false };
-    return asList(layer.apply(ins.length === 1 ? ins[0] : ins, kwargs) as tf.Tensor | tf.Tensor[]);
+    return applyLayer(layer, node, ins);
   };
 
   const isTarget = (layer: Layer): boolean => layer.name === target && capture.length === 1 && captured === null;
