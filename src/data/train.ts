@@ -45,7 +45,7 @@ export interface TrainOptions {
 
 export interface TrainResult {
   readonly model: tf.LayersModel;
-  /** Loss of every step (see multiLabelLoss). */
+  /** Loss of every step (see lossFor; a joint stage records the sum of both heads' losses). */
   readonly losses: readonly number[];
   readonly seconds: number;
   readonly steps: number;
@@ -178,23 +178,23 @@ export async function trainModel(options: TrainOptions): Promise<TrainResult> {
   const dropout = dropoutSeeder(model, o.seed);
   const lambda = options.invariance ?? 0;
   const lossOf = lossFor(model);
-  const penalty = (): tf.Scalar => tf.mul(lambda, positionVaryingShare(model)) as tf.Scalar;
   // Head-only: the frozen blocks run in inference mode, outside the gradient tape.
-  const run = parts
-    ? await optimise(o, (x, y, step) => {
-      dropout.step(step);
-      const features = tf.tidy(() => parts.features.predict(x) as tf.Tensor);
-      const loss = lossOf(y, parts.head.apply(features, { training: true }) as tf.Tensor2D);
-      return lambda ? tf.add(loss, penalty()) as tf.Scalar : loss;
-    }, () => weightsOf(parts.head))
-    : await optimise(o, (x, y, step) => {
-      dropout.step(step);
-      const loss = lossOf(y, model.apply(x, { training: true }) as tf.Tensor2D);
-      return lambda ? tf.add(loss, penalty()) as tf.Scalar : loss;
-    });
+  const probs = (x: tf.Tensor4D): tf.Tensor2D => (parts
+    ? parts.head.apply(tf.tidy(() => parts.features.predict(x) as tf.Tensor), { training: true })
+    : model.apply(x, { training: true })) as tf.Tensor2D;
+  const run = await optimise(o, (x, y, step) => {
+    dropout.step(step);
+    const loss = lossOf(y, probs(x));
+    return lambda ? tf.add(loss, tf.mul(lambda, positionVaryingShare(model))) as tf.Scalar : loss;
+  }, parts ? () => weightsOf(parts.head) : undefined);
   dropout.restore();
   releaseHead(parts);
-  return { model, ...run, steps: o.steps, batchSize: o.batchSize, seed: o.seed, learningRate: o.learningRate, backend: tf.getBackend() };
+  return { model, ...summaryOf(o, run) };
+}
+
+/** The record of a finished stage, besides its model(s). */
+function summaryOf(o: LoopOptions, run: { losses: number[]; seconds: number }): Omit<TrainResult, 'model'> {
+  return { ...run, steps: o.steps, batchSize: o.batchSize, seed: o.seed, learningRate: o.learningRate, backend: tf.getBackend() };
 }
 
 export interface JointResult extends Omit<TrainResult, 'model'> {
@@ -228,19 +228,19 @@ export async function trainJointly(options: Omit<TrainOptions, 'kind' | 'initial
   const fcHead = fcParts.head;
   const dropout = dropoutSeeder(fc, o.seed);
   const scale = options.fcGradientScale ?? 1;
-  const fcLoss = lossFor(fc);
+  const gapLoss = lossFor(gap), fcLoss = lossFor(fc);
   const run = await optimise(o, (x, y, step) => {
     dropout.step(step);
     const features = gapParts.features.apply(x, { training: true }) as tf.Tensor;
     const forFc = scale === 1 ? features : scaleGradient(features, scale);
-    return tf.add(multiLabelLoss(y, gapParts.head.apply(features, { training: true }) as tf.Tensor2D),
+    return tf.add(gapLoss(y, gapParts.head.apply(features, { training: true }) as tf.Tensor2D),
       fcLoss(y, fcHead.apply(forFc, { training: true }) as tf.Tensor2D)) as tf.Scalar;
   }, () => [gapParts.features, gapParts.head, fcHead].flatMap(weightsOf));
   dropout.restore();
   releaseHead(gapParts);
   releaseHead(fcParts);
   copyFeatures(gap, fc);
-  return { gap, fc, ...run, steps: o.steps, batchSize: o.batchSize, seed: o.seed, learningRate: o.learningRate, backend: tf.getBackend() };
+  return { gap, fc, ...summaryOf(o, run) };
 }
 
 /**
