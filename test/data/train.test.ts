@@ -12,15 +12,24 @@ import { buildModel } from '../../src/data/architectures';
 
 const root = path.join(__dirname, '..', '..');
 
-test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, the saved model loads', async () => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-train-'));
-  // 16 steps cycling over 16 scenes: enough for the loss to fall visibly, a few seconds of work.
-  const stdout = execFileSync(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', '--model', 'digits-gap',
-    '--steps', '16', '--batch', '8', '--pool', '16', '--lr', '0.003', '--out', out, '--no-samples', '--json'], {
+/** Runs scripts/train.ts with these arguments and returns its stdout (throws on a non-zero exit). */
+function trainScript(args: readonly string[]): string {
+  return execFileSync(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', ...args], {
     cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 85_000, stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const summary = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { losses: number[]; bytes: number };
-  const losses = summary.losses;
+}
+
+/** The losses of each --json summary line the script printed, in order. */
+function lossesOf(stdout: string): number[][] {
+  return stdout.trim().split('\n').map((line) => (JSON.parse(line) as { losses: number[] }).losses);
+}
+
+/** 16 steps cycling over 16 scenes: enough for the loss to fall visibly, a few seconds of work. */
+const SMOKE = ['--steps', '16', '--batch', '8', '--pool', '16', '--lr', '0.003', '--no-samples', '--json'];
+
+test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, the saved model loads', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-train-'));
+  const losses = lossesOf(trainScript(['--model', 'digits-gap', '--out', out, ...SMOKE])).pop() ?? [];
   assert.equal(losses.length, 16);
   const first = (losses[0] + losses[1]) / 2, last = (losses[14] + losses[15]) / 2;
   assert.ok(last < first * 0.8, `loss fell: ${first.toFixed(3)} → ${last.toFixed(3)}`);
@@ -33,11 +42,7 @@ test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, 
 
   // digits-fc starts from the digits-gap just written: its conv blocks are copied and stay
   // frozen while the head trains, and the head's loss falls too.
-  const fcOut = execFileSync(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', '--model', 'digits-fc',
-    '--steps', '16', '--batch', '8', '--pool', '16', '--lr', '0.003', '--out', out, '--no-samples', '--json'], {
-    cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 85_000, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const fcLosses = (JSON.parse(fcOut.trim().split('\n').pop() ?? '{}') as { losses: number[] }).losses;
+  const fcLosses = lossesOf(trainScript(['--model', 'digits-fc', '--out', out, ...SMOKE])).pop() ?? [];
   const fcFirst = (fcLosses[0] + fcLosses[1]) / 2, fcLast = (fcLosses[14] + fcLosses[15]) / 2;
   assert.ok(fcLast < fcFirst * 0.8, `head loss fell: ${fcFirst.toFixed(3)} → ${fcLast.toFixed(3)}`);
   const fc = await loadModelFiles(path.join(out, 'digits-fc', 'model.json'));
@@ -51,11 +56,7 @@ test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, 
 
   // A joint stage fine-tunes both on one set of conv blocks: afterwards the two models' conv
   // weights are identical again, they moved, and the summed loss fell.
-  const jointOut = execFileSync(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', '--joint',
-    '--steps', '16', '--batch', '8', '--pool', '16', '--lr', '0.003', '--out', out, '--no-samples', '--json'], {
-    cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 85_000, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const jointLosses = (JSON.parse(jointOut.trim().split('\n')[0]) as { losses: number[] }).losses;
+  const jointLosses = lossesOf(trainScript(['--joint', '--out', out, ...SMOKE]))[0];
   assert.ok((jointLosses[14] + jointLosses[15]) < (jointLosses[0] + jointLosses[1]) * 0.9, `joint loss fell: ${jointLosses[0]} → ${jointLosses[15]}`);
   const gap2 = await loadModelFiles(path.join(out, 'digits-gap', 'model.json'));
   const fc2 = await loadModelFiles(path.join(out, 'digits-fc', 'model.json'));
@@ -71,10 +72,7 @@ test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, 
 
 test('digits-fc without a digits-gap to start from fails with the fix in the message', () => {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-train-'));
-  assert.throws(() => execFileSync(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', '--model', 'digits-fc',
-    '--steps', '1', '--batch', '2', '--out', out, '--no-samples'], {
-    cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8', timeout: 85_000, stdio: ['ignore', 'pipe', 'pipe'],
-  }), (e: unknown) => /Train digits-gap first/.test(String((e as { stderr?: string }).stderr)));
+  assert.throws(() => trainScript(['--model', 'digits-fc', '--steps', '1', '--batch', '2', '--out', out, '--no-samples']), (e: unknown) => /Train digits-gap first/.test(String((e as { stderr?: string }).stderr)));
 });
 
 test('learning-rate schedule and loss: flat then cosine to 5%; loss is cross-entropy against normalised targets', async () => {
