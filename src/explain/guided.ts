@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { runEngine } from '../model/engine';
-import { atMost } from '../model/gradients';
+import { atMost, gradientScope } from '../model/gradients';
 import { assertLayersModel } from '../model/inspect';
 import { MethodOptions, assertSingle, metaFor, readEngine, scoresOf } from './context';
 import { toBatch } from './input';
@@ -35,34 +35,13 @@ const GUIDED: GradConfig[] = [
   },
 ];
 
-let depth = 0;
-let saved: Array<GradConfig | undefined> = [];
-
 /**
  * Runs fn with the guided rule as the gradient of every Relu and Relu6 kernel: ReLU layers,
  * relu/relu6 activations, and activations fused into Conv2D/DepthwiseConv2D/Dense (tfjs runs
  * fused ops unfused while a gradient is recorded, so they go through these kernels too). The
  * original gradients are restored afterwards, also when fn throws. fn must be synchronous.
  */
-export function withGuidedRelu<T>(fn: () => T): T {
-  if (depth === 0) {
-    saved = GUIDED.map((g) => tf.getGradient(g.kernelName) ?? undefined);
-    for (const g of GUIDED) tf.registerGradient(g);
-  }
-  depth++;
-  try {
-    return fn();
-  } finally {
-    depth--;
-    if (depth === 0) {
-      GUIDED.forEach((g, i) => {
-        const orig = saved[i];
-        if (orig) tf.registerGradient(orig);
-      });
-      saved = [];
-    }
-  }
-}
+export const withGuidedRelu = gradientScope(() => GUIDED);
 
 /**
  * Scales a gradient image for display as the guided-backprop papers show it: centred at 0.5 with

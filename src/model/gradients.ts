@@ -2,8 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 
 type GradConfig = NonNullable<ReturnType<typeof tf.getGradient>>;
 
-let depth = 0;
-
 /**
  * tfjs's FusedBatchNorm gradient computes x − mean and dy·scale over the whole activation before
  * it knows which gradients are wanted, and its ∂/∂x tiles 1/√(var+ε) to the activation's full
@@ -70,30 +68,35 @@ const LEAN: Record<string, (orig: GradConfig) => GradConfig> = {
   FusedBatchNorm: leanBatchNorm, ClipByValue: leanClipByValue,
 };
 
-let originals: GradConfig[] = [];
-
 /**
- * Runs fn (synchronous) with the lean FusedBatchNorm and ClipByValue gradients; the originals
- * are restored afterwards, also when fn throws. Re-entrant.
+ * A scope that registers the gradient configs `build` returns while a (synchronous) function
+ * runs and puts the previous ones back afterwards, also when it throws. Re-entrant: only the
+ * outermost call registers and restores. `build` runs first, so it can read the originals.
  */
-export function withLeanGradients<T>(fn: () => T): T {
-  if (depth === 0) {
-    originals = [];
-    for (const [name, make] of Object.entries(LEAN)) {
-      const orig = tf.getGradient(name);
-      if (!orig) continue;
-      originals.push(orig);
-      tf.registerGradient(make(orig));
-    }
-  }
-  depth++;
-  try {
-    return fn();
-  } finally {
-    depth--;
+export function gradientScope(build: () => GradConfig[]): <T>(fn: () => T) => T {
+  let depth = 0;
+  let saved: GradConfig[] = [];
+  return <T>(fn: () => T): T => {
     if (depth === 0) {
-      for (const orig of originals) tf.registerGradient(orig);
-      originals = [];
+      const configs = build();
+      saved = configs.flatMap((c) => tf.getGradient(c.kernelName) ?? []);
+      for (const c of configs) tf.registerGradient(c);
     }
-  }
+    depth++;
+    try {
+      return fn();
+    } finally {
+      depth--;
+      if (depth === 0) {
+        for (const orig of saved) tf.registerGradient(orig);
+        saved = [];
+      }
+    }
+  };
 }
+
+/** Runs fn (synchronous) with the lean FusedBatchNorm and ClipByValue gradients (see gradientScope). */
+export const withLeanGradients = gradientScope(() => Object.entries(LEAN).flatMap(([name, make]) => {
+  const orig = tf.getGradient(name);
+  return orig ? [make(orig)] : [];
+}));
