@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { pairOf } from './kernels';
 import { GraphNode, Layer, SymbolicTensor, activationName, inboundNodes, layerConfig } from './layers';
 
 /**
@@ -26,12 +27,6 @@ interface BnSpec {
 const convSpecs = new WeakMap<Layer, ConvSpec | null>();
 const bnSpecs = new WeakMap<Layer, BnSpec | null>();
 
-function pair(v: unknown, fallback: number): [number, number] {
-  if (typeof v === 'number') return [v, v];
-  if (Array.isArray(v) && v.length === 2 && v.every((e) => typeof e === 'number')) return [v[0], v[1]];
-  return [fallback, fallback];
-}
-
 /** What a foldable conv needs (read once per layer: configs are static), or null when it is not one. */
 function convSpec(layer: Layer): ConvSpec | null {
   if (convSpecs.has(layer)) return convSpecs.get(layer) ?? null;
@@ -41,7 +36,7 @@ function convSpec(layer: Layer): ConvSpec | null {
   if ((cls === 'Conv2D' || cls === 'DepthwiseConv2D') && activationName(layer) === 'linear'
     && (c.dataFormat ?? 'channelsLast') === 'channelsLast' && (c.padding === 'same' || c.padding === 'valid')
     && inboundNodes(layer).length === 1) {
-    spec = { depthwise: cls === 'DepthwiseConv2D', strides: pair(c.strides, 1), dilations: pair(c.dilationRate, 1), pad: c.padding };
+    spec = { depthwise: cls === 'DepthwiseConv2D', strides: pairOf(c.strides as number | number[] | undefined, 1), dilations: pairOf(c.dilationRate as number | number[] | undefined, 1), pad: c.padding };
   }
   convSpecs.set(layer, spec);
   return spec;

@@ -39,7 +39,8 @@ function attr<T>(attrs: Attrs, name: string): T | undefined {
   return attrs ? (attrs[name] as unknown as T | undefined) : undefined;
 }
 
-function pairOf(v: number | number[] | undefined, fallback: number): Pair {
+/** A stride/dilation attribute (one number, a pair, or absent) as a pair. */
+export function pairOf(v: number | number[] | undefined, fallback: number): Pair {
   if (v === undefined || v === null) return [fallback, fallback];
   if (typeof v === 'number') return [v, v];
   return [v[0], v.length > 1 ? v[1] : v[0]];
