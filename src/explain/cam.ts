@@ -35,7 +35,7 @@ interface ForwardData extends EngineData {
 
 /**
  * One forward pass (no gradients): f at the feature layer and all scores, plus the GAP layer's
- * output when there is one to compare F_k with.
+ * output when there is one to compare F_k with (gapLayer must be the GAP fed by `feature`).
  */
 function forward(model: tf.LayersModel, batch: tf.Tensor4D, feature: LayerInfo, gapLayer: LayerInfo | null, options: MethodOptions): ForwardData {
   const scoreKind = options.scores ?? 'logits';
@@ -43,7 +43,9 @@ function forward(model: tf.LayersModel, batch: tf.Tensor4D, feature: LayerInfo, 
     const a = runGraph(model, batch, { capture: feature.path, scoreKind });
     const classIndices = chooseClasses(options.classIndex, a.scores as tf.Tensor2D);
     const f = a.captured as tf.Tensor;
-    const modelF = gapLayer ? (runGraph(model, batch, { capture: gapLayer.path, scoreKind }).captured as tf.Tensor).dataSync() as Float32Array : undefined;
+    // The GAP layer's input is f itself (findGapHead), so the model's own GAP output is that
+    // layer applied to f: no second pass through the network.
+    const modelF = gapLayer ? (model.getLayer(gapLayer.name).apply(f) as tf.Tensor).dataSync() as Float32Array : undefined;
     return {
       f: f.dataSync() as Float32Array,
       fShape: f.shape,
