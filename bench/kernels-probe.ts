@@ -26,7 +26,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerWasmGradientKernels, conv2dInputGradient, depthwiseInputGradient, conv2dFilterGradient, depthwiseFilterGradient, withActivationGradientsOnly } from '../src/model/kernels';
+import { registerWasmGradientKernels, conv2dInputGradient, depthwiseInputGradient, conv2dFilterGradient, depthwiseFilterGradient, withActivationGradientsOnly } from '../src/model/patches/kernels';
 
 type Shape4 = [number, number, number, number];
 

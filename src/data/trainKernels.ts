@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { conv2dInputGradient, registerWasmGradientKernels } from '../model/kernels';
+import { conv2dInputGradient, registerWasmGradientKernels } from '../model/patches/kernels';
 
 /**
  * Faster kernels for training on the wasm backend, swapped in only while the built-in models

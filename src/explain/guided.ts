@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { runEngine } from '../model/engine';
-import { atMost, gradientScope } from '../model/gradients';
+import { atMost, gradientScope } from '../model/patches/gradients';
 import { assertLayersModel } from '../model/inspect';
 import { MethodOptions, assertSingle, metaFor, readEngine, scoresOf } from './context';
 import { toBatch } from './input';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
-import { registerWasmGradientKernels } from './kernels';
+import { registerWasmGradientKernels } from './patches/kernels';
 
 /** The compute backends this library knows, fastest first. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { GraphRun, ScoreKind, describeScoreHead, runGraph, runUntil } from './graph';
 import { LayerInfo, assertLayersModel, resolveLayer } from './inspect';
-import { withLeanGradients } from './gradients';
-import { withActivationGradientsOnly } from './kernels';
+import { withLeanGradients } from './patches/gradients';
+import { withActivationGradientsOnly } from './patches/kernels';
 
 /** Which class c to explain for each image. */
 export type ClassChoice = number | readonly number[] | 'top1';

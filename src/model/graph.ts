@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
-import { foldableInput, foldedConvBatchNorm } from './fold';
+import { foldableInput, foldedConvBatchNorm } from './patches/fold';
 import { GraphNode, Layer, SymbolicTensor, activationName, inboundNodes, isContainer, nodeOf } from './layers';
 
 /** Which number is explained: the article's S_c before softmax/sigmoid, or the probability. */

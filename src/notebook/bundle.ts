@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'crypto';
 import { escapeHtml, jsonForScript, toJsonValue } from '../render/escape';
-import type { Figure, JsonValue, PlotlyFigure } from '../render/figure';
+import type { Figure, JsonValue, PlotlyFigure } from '../render/spec';
 import { renderScenePng, sceneSize } from '../render/png';
 import { PLOTLY_READY_EVENT } from './plotly-embed';
 

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { TslabCamError } from '../errors';
 import { escapeHtml } from '../render/escape';
-import { isFigure, type Figure } from '../render/figure';
+import { isFigure, type Figure } from '../render/spec';
 import type { FeatureMapOptions, OverlayOptions } from '../render/figures';
 import { figureBundle, isDisplayBundle, PLOTLY_MIME, type BundleOptions, type DisplayBundle } from './bundle';
 import { inTslab, kernelWriter, sendDisplay, type Delivery, type DisplayContent } from './kernel';

@@ -6,7 +6,7 @@
  * fall back to tslab's single-MIME `display.html` when the writer cannot be found.
  */
 
-import type { JsonValue } from '../render/figure';
+import type { JsonValue } from '../render/spec';
 
 /** The `content` of a Jupyter display_data / update_display_data message. */
 export interface DisplayContent {

@@ -7,7 +7,7 @@ import type {
   CamResult, ExplainResult, GapResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, IdentityCheck, NDArray,
 } from '../explain/types';
 import { escapeHtml } from '../render/escape';
-import type { Figure } from '../render/figure';
+import type { Figure } from '../render/spec';
 import {
   barsFigure, classDropdownFigure, classLabel, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure,
   imageFigure, imageGridFigure, layerSliderFigure, overlayFigure, resultFeatureMapsFigure, resultTitle,

@@ -6,7 +6,7 @@
 import type { ExplainResult, IdentityCheck } from '../explain/types';
 import type { Walkthrough, WalkthroughStep } from '../explain/walkthrough';
 import { escapeHtml } from '../render/escape';
-import type { Figure } from '../render/figure';
+import type { Figure } from '../render/spec';
 import {
   barsFigure, guidedFigure, overlayFigure, resultFeatureMapsFigure,
 } from '../render/figures';

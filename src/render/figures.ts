@@ -13,7 +13,7 @@ import { plotlyText } from './escape';
 import {
   channel, displayImage, expectRank, guidedDisplay, mapRows, range, roundValue,
   type Figure, type JsonObject, type JsonValue, type StaticPanel,
-} from './figure';
+} from './spec';
 import { imageDataUri } from './png';
 
 /** A result with a spatial map: CAM or Grad-CAM. */

@@ -7,7 +7,7 @@ import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import type { NDArray } from '../explain/types';
 import { colormapTable, type ColormapName } from './colormap';
 import { encodePng8 } from './png8';
-import { displayImage, expectRank, range, resizeBilinear, type StaticPanel, type StaticScene } from './figure';
+import { displayImage, expectRank, range, resizeBilinear, type StaticPanel, type StaticScene } from './spec';
 
 const MARGIN = 8;
 const TITLE_H = 22;

@@ -6,7 +6,7 @@
 import type {
   CamResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, NDArray,
 } from '../explain/types';
-import { guidedDisplay, range, resizeBilinear } from './figure';
+import { guidedDisplay, range, resizeBilinear } from './spec';
 import { mulberry32 as rng } from '../data/prng';
 
 export interface SyntheticOptions {

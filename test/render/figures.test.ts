@@ -4,7 +4,7 @@ import { loadImage } from '@napi-rs/canvas';
 import * as fs from 'fs';
 import { colormap, colormapTable, plotlyColorscale } from '../../src/render/colormap';
 import { escapeHtml, jsonForScript } from '../../src/render/escape';
-import { guidedDisplay, range, resizeBilinear, type Figure } from '../../src/render/figure';
+import { guidedDisplay, range, resizeBilinear, type Figure } from '../../src/render/spec';
 import {
   barsFigure, classDropdownFigure, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure, imageFigure,
   layerSliderFigure, orderByWeight, overlayFigure, resultFeatureMapsFigure,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { pairOf } from './kernels';
-import { GraphNode, Layer, SymbolicTensor, activationName, inboundNodes, layerConfig } from './layers';
+import { GraphNode, Layer, SymbolicTensor, activationName, inboundNodes, layerConfig } from '../layers';
 
 /**
  * Conv → BatchNorm pairs run as one convolution with folded weights while we explain. In

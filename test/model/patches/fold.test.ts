@@ -1,11 +1,11 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/model/backend';
-import { foldableInput, foldedConvBatchNorm } from '../../src/model/fold';
-import { runGraph } from '../../src/model/graph';
-import { nodeOf } from '../../src/model/layers';
-import { relDiff } from '../helpers/numeric';
+import { initBackend } from '../../../src/model/backend';
+import { foldableInput, foldedConvBatchNorm } from '../../../src/model/patches/fold';
+import { runGraph } from '../../../src/model/graph';
+import { nodeOf } from '../../../src/model/layers';
+import { relDiff } from '../../helpers/numeric';
 
 before(async () => {
   await initBackend();

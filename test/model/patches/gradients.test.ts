@@ -1,9 +1,9 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/model/backend';
-import { atLeast, atMost, withLeanGradients } from '../../src/model/gradients';
-import { relDiff } from '../helpers/numeric';
+import { initBackend } from '../../../src/model/backend';
+import { atLeast, atMost, withLeanGradients } from '../../../src/model/patches/gradients';
+import { relDiff } from '../../helpers/numeric';
 
 before(async () => {
   await initBackend();

@@ -1,11 +1,11 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../../src/model/backend';
-import { mulberry32 } from '../../src/data/prng';
-import { gradCam, verify } from '../../src/explain';
-import { randomImages, vggFlat } from '../fixtures/models';
-import { relDiff } from '../helpers/numeric';
+import { initBackend } from '../../../src/model/backend';
+import { mulberry32 } from '../../../src/data/prng';
+import { gradCam, verify } from '../../../src/explain';
+import { randomImages, vggFlat } from '../../fixtures/models';
+import { relDiff } from '../../helpers/numeric';
 
 before(async () => {
   await initBackend({ backend: 'wasm' });

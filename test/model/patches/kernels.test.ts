@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { initBackend } from '../../src/model/backend';
+import { initBackend } from '../../../src/model/backend';
 import {
   activationGradientScopeDepth, conv2dFilterGradient, conv2dInputGradient, depthwiseFilterGradient,
   depthwiseInputGradient, registerWasmGradientKernels, withActivationGradientsOnly,
-} from '../../src/model/kernels';
+} from '../../../src/model/patches/kernels';
 
 type Shape4 = [number, number, number, number];
 type Pad = 'same' | 'valid' | number | tf.backend_util.ExplicitPadding;
