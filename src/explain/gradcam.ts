@@ -1,71 +1,41 @@
 import * as tf from '@tensorflow/tfjs';
-import { runEngine } from '../model/engine';
-import { assertLayersModel } from '../model/inspect';
-import { EngineData, MethodOptions, assertSingle, fOf, inputSize, metaFor, readEngine, scoresOf } from './context';
-import { toBatch } from './input';
-import { mapForms, sliceBatch, weightedSum } from './maps';
-import { GradCamResult } from './types';
+import { alphaOf } from './maps';
+import { defineWeightsMethod } from './mapmethod';
+import type { MethodOptions } from './registry';
+import type { GradCamResult, NDArray } from './types';
+import { gradCamIdentities } from './verify';
 
-/** α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x,y) for one image's gradient of shape (h, w, K). */
-export function alphaOf(grads: Float32Array, h: number, w: number, k: number): Float32Array {
-  const z = h * w;
-  const a = new Float64Array(k);
-  for (let p = 0; p < z; p++) for (let c = 0; c < k; c++) a[c] += grads[p * k + c];
-  return Float32Array.from(a, (v) => v / z);
-}
-
-/** L_c(x,y) = ReLU(Σ_k α_k^c f_k(x,y)), given the weighted sum. */
-export function reluMap(m: Float32Array): Float32Array {
-  return m.map((v) => (v > 0 ? v : 0));
-}
-
-/** Grad-CAM results for every image of one engine pass. */
-export function gradCamFromEngine(model: tf.LayersModel, d: EngineData): GradCamResult[] {
-  const [n, h, w, k] = d.fShape;
-  const out: GradCamResult[] = [];
-  for (let i = 0; i < n; i++) {
-    const f = fOf(d, i);
-    const grads = sliceBatch(d.grads, d.fShape, i);
-    const alpha = alphaOf(grads.data, h, w, k);
-    const sum = weightedSum(f, alpha);
-    const L = reluMap(sum);
-    const forms = mapForms(L, h, w, inputSize(d));
-    const scores = scoresOf(d, i);
-    out.push({
-      ...metaFor(model, d, i, 'gradCam'),
-      ...forms,
-      f, grads, alpha, Z: h * w,
-      weightedSum: { data: sum, shape: [h, w] },
-      L: forms.raw,
-      S: scores[d.classIndices[i]],
-      scores,
-    });
-  }
-  return out;
-}
+export { alphaOf };
 
 /**
- * Grad-CAM (Selvaraju et al.): α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x,y) and
- * L_c = ReLU(Σ_k α_k^c f_k), at any layer of any LayersModel, for one image (explain() takes
- * batches).
+ * Grad-CAM (Selvaraju et al., Grad-CAM: Visual Explanations from Deep Networks via
+ * Gradient-based Localization, ICCV 2017, arXiv:1610.02391):
+ * α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x,y) and L_c = ReLU(Σ_k α_k^c f_k), at any layer of any CNN.
+ * On a GAP → Dense head ∂S_c/∂f_k(x,y) = w_k^c / Z, so α_k^c = w_k^c / Z and L_c = ReLU(M_c) / Z.
  */
+export const GRAD_CAM = defineWeightsMethod<{ readonly L: NDArray }>({
+  name: 'gradCam',
+  label: 'Grad-CAM',
+  latex: '\\alpha_k^c = \\frac{1}{Z}\\sum_{x,y}\\frac{\\partial S_c}{\\partial f_k(x,y)},\\qquad L_c = \\mathrm{ReLU}\\Big(\\sum_k \\alpha_k^c f_k\\Big)',
+  paper: 'Selvaraju et al., Grad-CAM, ICCV 2017 (arXiv:1610.02391)',
+  needs: 'gradients',
+  weights: (p) => alphaOf(p.grads!.data, p.h, p.w, p.K),
+  parts: (_, raw) => ({ L: raw }),
+  verify: (r, ctx) => gradCamIdentities(r as GradCamResult, ctx),
+});
+
+/** Grad-CAM for one image (see GRAD_CAM); explain() and gradCamBatch take batches. */
 export function gradCam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GradCamResult {
-  return gradCamBatch(model, image, options, 'gradCam')[0];
+  return GRAD_CAM.single(model, image, options) as GradCamResult;
 }
 
 /** Grad-CAM for a batch: one forward and one backward pass, one result per image. */
-export function gradCamBatch(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}, single?: string): GradCamResult[] {
-  assertLayersModel(model);
-  const batch = toBatch(model, image);
-  if (single) assertSingle(batch, single);
-  try {
-    const out = runEngine(model, batch, { layer: options.layer, classIndex: options.classIndex, scores: options.scores });
-    try {
-      return gradCamFromEngine(model, readEngine(out, batch));
-    } finally {
-      out.dispose();
-    }
-  } finally {
-    batch.dispose();
+export function gradCamBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): GradCamResult[] {
+  return GRAD_CAM.batch(model, images, options) as GradCamResult[];
+}
+
+declare module './registry' {
+  interface MethodResults {
+    gradCam: GradCamResult;
   }
 }

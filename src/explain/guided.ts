@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { runEngine } from '../model/engine';
 import { atMost, gradientScope } from '../model/patches/gradients';
-import { assertLayersModel } from '../model/inspect';
-import { MethodOptions, assertSingle, metaFor, readEngine, scoresOf } from './context';
-import { toBatch } from './input';
-import { sliceBatch } from './maps';
-import { gradCamFromEngine } from './gradcam';
-import { GradCamResult, GuidedBackpropResult, GuidedGradCamResult, NDArray } from './types';
+import { GRAD_CAM } from './gradcam';
+import { displayGradient, guidedProduct } from './maps';
+import { MethodOptions, registerMethod } from './registry';
+import { defineLayerMethod, runLayerMethods } from './runner';
+import type { GradCamResult, GuidedBackpropResult, GuidedGradCamResult, NDArray, ResultMeta } from './types';
+import { gradCamIdentities } from './verify';
 
 type GradConfig = NonNullable<ReturnType<typeof tf.getGradient>>;
 
@@ -43,66 +42,39 @@ const GUIDED: GradConfig[] = [
  */
 export const withGuidedRelu = gradientScope(() => GUIDED);
 
-/**
- * Scales a gradient image for display as the guided-backprop papers show it: centred at 0.5 with
- * a standard deviation of 0.1, clipped to [0,1]. A zero gradient becomes flat grey.
- */
-export function displayGradient(g: Float32Array): Float32Array {
-  let mean = 0;
-  for (const v of g) mean += v;
-  mean /= g.length || 1;
-  let varSum = 0;
-  for (const v of g) varSum += (v - mean) ** 2;
-  const std = Math.sqrt(varSum / (g.length || 1));
-  return g.map((v) => Math.min(1, Math.max(0, ((v - mean) / (std + 1e-12)) * 0.1 + 0.5)));
-}
+export { displayGradient, guidedProduct };
 
 function inputLayerName(model: tf.LayersModel): string {
   return model.inputs[0].sourceLayer.name;
 }
 
-/** Guided backprop for a batch: one guided backward pass to the input, one result per image. */
-export function guidedBackpropBatch(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}, single: string | null = null): GuidedBackpropResult[] {
-  assertLayersModel(model);
-  const batch = toBatch(model, image);
-  try {
-    if (single) assertSingle(batch, single);
-    const out = withGuidedRelu(() => runEngine(model, batch, { layer: inputLayerName(model), classIndex: options.classIndex, scores: options.scores }));
-    try {
-      const d = readEngine(out, batch);
-      const n = batch.shape[0];
-      return Array.from({ length: n }, (_, i) => {
-        const gradient = sliceBatch(d.grads, d.fShape, i);
-        const c = d.classIndices[i];
-        return {
-          ...metaFor(model, { ...d, layer: inputLayerName(model) }, i, 'guidedBackprop'),
-          gradient,
-          image: { data: displayGradient(gradient.data), shape: gradient.shape },
-          S: scoresOf(d, i)[c],
-        };
-      });
-    } finally {
-      out.dispose();
-    }
-  } finally {
-    batch.dispose();
-  }
-}
-
 /**
- * Guided backprop: ∂S_c/∂input with every ReLU-family gradient replaced by the guided rule
- * R = (x > 0)·(dy > 0)·dy. Batch-aware; explain() takes batches.
+ * Guided backpropagation (Springenberg et al., Striving for Simplicity: The All Convolutional
+ * Net, ICLR 2015 workshop, arXiv:1412.6806): G = ∂S_c/∂I with every ReLU-family gradient replaced
+ * by the guided rule R = (x > 0)·(dy > 0)·dy. One guided backward pass to the input per batch.
  */
+export const GUIDED_BACKPROP = defineLayerMethod<Omit<GuidedBackpropResult, keyof ResultMeta>>({
+  name: 'guidedBackprop',
+  label: 'Guided Backprop',
+  latex: 'R^{(l)} = \\big(f^{(l)} > 0\\big)\\cdot\\big(R^{(l+1)} > 0\\big)\\cdot R^{(l+1)},\\qquad G = \\frac{\\partial S_c}{\\partial I}\\Big|_{\\text{guided}}',
+  paper: 'Springenberg et al., Striving for Simplicity: The All Convolutional Net, ICLR 2015 workshop (arXiv:1412.6806)',
+  needs: 'input-gradients',
+  fixedLayer: inputLayerName,
+  scope: withGuidedRelu,
+  result: (pass) => {
+    const gradient = pass.grads as NDArray;
+    return { gradient, image: { data: displayGradient(gradient.data), shape: gradient.shape }, S: pass.S };
+  },
+});
+
+/** Guided backprop for one image (see GUIDED_BACKPROP). */
 export function guidedBackprop(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GuidedBackpropResult {
-  return guidedBackpropBatch(model, image, options, 'guidedBackprop')[0];
+  return GUIDED_BACKPROP.single(model, image, options) as GuidedBackpropResult;
 }
 
-/** guided ⊙ L_c upsampled: the product per pixel and channel. */
-export function guidedProduct(guided: NDArray, upsampledL: NDArray): Float32Array {
-  const [h, w, ch] = guided.shape;
-  const out = new Float32Array(h * w * ch);
-  for (let p = 0; p < h * w; p++) for (let c = 0; c < ch; c++) out[p * ch + c] = guided.data[p * ch + c] * upsampledL.data[p];
-  return out;
+/** Guided backprop for a batch: one guided backward pass to the input, one result per image. */
+export function guidedBackpropBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): GuidedBackpropResult[] {
+  return GUIDED_BACKPROP.batch(model, images, options) as GuidedBackpropResult[];
 }
 
 /** Combines matching Grad-CAM and guided-backprop results (same image and class). */
@@ -117,35 +89,44 @@ export function combineGuidedGradCam(g: GuidedBackpropResult, gc: GradCamResult)
     guided: g,
     gradCam: gc,
     S: gc.S,
-  } as unknown as GuidedGradCamResult;
+  } as GuidedGradCamResult;
+}
+
+/** Guided Grad-CAM for a batch: the Grad-CAM pass chooses the classes, the guided pass explains the same ones. */
+function guidedGradCamRun(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions, single?: string): GuidedGradCamResult[] {
+  const cams = runLayerMethods([GRAD_CAM.def], model, images, options, single)[0] as GradCamResult[];
+  const guided = guidedBackpropBatch(model, images, { ...options, classIndex: cams.map((c) => c.classIndex) });
+  return cams.map((gc, i) => combineGuidedGradCam(guided[i], gc));
 }
 
 /**
- * Guided Grad-CAM: guided backprop ⊙ L_c, with L_c (normalised to [0,1]) upsampled bilinearly to
- * the input size as the Grad-CAM paper does. Two passes per batch: Grad-CAM's plain gradient at
- * the layer and the guided gradient at the input.
+ * Guided Grad-CAM (Selvaraju et al., ICCV 2017, arXiv:1610.02391): guided backprop ⊙ L_c, with
+ * L_c (normalised to [0,1]) upsampled bilinearly to the input size as the Grad-CAM paper does.
+ * Two passes per batch: Grad-CAM's plain gradient at the layer and the guided gradient at the input.
  */
-export function guidedGradCamBatch(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}, single: string | null = null): GuidedGradCamResult[] {
-  assertLayersModel(model);
-  const batch = toBatch(model, image);
-  try {
-    if (single) assertSingle(batch, single);
-    const out = runEngine(model, batch, { layer: options.layer, classIndex: options.classIndex, scores: options.scores });
-    let cams: GradCamResult[];
-    try {
-      cams = gradCamFromEngine(model, readEngine(out, batch));
-    } finally {
-      out.dispose();
-    }
-    // The guided pass explains the same classes, chosen once by the Grad-CAM pass.
-    const guided = guidedBackpropBatch(model, batch, { ...options, classIndex: cams.map((c) => c.classIndex) });
-    return cams.map((gc, i) => combineGuidedGradCam(guided[i], gc));
-  } finally {
-    batch.dispose();
+export const GUIDED_GRAD_CAM = registerMethod<GuidedGradCamResult>({
+  name: 'guidedGradCam',
+  label: 'Guided Grad-CAM',
+  latex: '\\text{Guided Grad-CAM} = G \\odot \\mathrm{upsample}(L_c)',
+  paper: 'Selvaraju et al., Grad-CAM, ICCV 2017 (arXiv:1610.02391)',
+  needs: 'input-gradients',
+  explainBatch: (model, images, options = {}) => guidedGradCamRun(model, images, options),
+  verify: (r, ctx) => gradCamIdentities(r.gradCam, ctx),
+});
+
+/** Guided Grad-CAM for a batch (see GUIDED_GRAD_CAM). */
+export function guidedGradCamBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): GuidedGradCamResult[] {
+  return guidedGradCamRun(model, images, options);
+}
+
+/** Guided Grad-CAM for one image (see GUIDED_GRAD_CAM). */
+export function guidedGradCam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GuidedGradCamResult {
+  return guidedGradCamRun(model, image, options, 'guidedGradCam')[0];
+}
+
+declare module './registry' {
+  interface MethodResults {
+    guidedBackprop: GuidedBackpropResult;
+    guidedGradCam: GuidedGradCamResult;
   }
 }
-
-export function guidedGradCam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GuidedGradCamResult {
-  return guidedGradCamBatch(model, image, options, 'guidedGradCam')[0];
-}
-

@@ -1,10 +1,14 @@
-/** The explain layer: the article's quantities as plain data. */
+/** The explain layer: the article's quantities as plain data, one file per method, all in one registry. */
 export * from './types';
-export { gap, cam, gapBatch, camBatch, requireGapHead } from './cam';
-export { gradCam, gradCamBatch, alphaOf } from './gradcam';
-export { guidedBackprop, guidedBackpropBatch, guidedGradCam, guidedGradCamBatch, withGuidedRelu, displayGradient } from './guided';
-export { explain, METHODS, type ExplainOptions } from './explain';
+export { registerMethod, METHODS, methodNames, methodOf, methodLabel, methodInfo, type MethodInfo, type MethodNeeds, type MethodOptions, type RegisteredMethod, type MethodResults } from './registry';
+export { defineLayerMethod, runLayerMethods, tidyData, type LayerMethod, type LayerMethodDef, type LayerPass, type BatchContext, type CheckContext } from './runner';
+export { defineMapMethod, defineWeightsMethod, type MapMethodDef, type WeightsMethodDef, type WeightParts } from './mapmethod';
+export { isExplainResult, hasMapForms, hasInputImage, isLayerAverages } from './shapes';
+export { GAP, gap, gapBatch } from './gap';
+export { CAM, cam, camBatch, requireGapHead } from './cam';
+export { GRAD_CAM, gradCam, gradCamBatch, alphaOf } from './gradcam';
+export { GUIDED_BACKPROP, GUIDED_GRAD_CAM, guidedBackprop, guidedBackpropBatch, guidedGradCam, guidedGradCamBatch, withGuidedRelu, displayGradient, combineGuidedGradCam } from './guided';
+export { explain, type ExplainOptions, type ResultOf } from './explain';
 export { verify, type VerifyContext } from './verify';
-export { normalizeMap, upsampleMaps } from './maps';
-export type { MethodOptions } from './context';
+export { normalizeMap, upsampleMaps, resizeBilinear, mapForms, weightedSum, gapOf, reluMap, guidedProduct, maxOf } from './maps';
 export { walkthrough, type Walkthrough, type WalkthroughStep, type StepKey } from './walkthrough';

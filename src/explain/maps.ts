@@ -1,5 +1,8 @@
-import * as tf from '@tensorflow/tfjs';
-import { MapForms, NDArray } from './types';
+/**
+ * The article's quantities as pure functions on plain arrays: no tfjs, so the render layer and
+ * the synthetic examples use the very same equations as the methods (one home per equation).
+ */
+import type { MapForms, NDArray } from './types';
 
 /**
  * Min-max scaling to [0,1]: (m − min) / (max − min). A constant map (all zeros included) becomes
@@ -19,12 +22,44 @@ export function normalizeMap(data: Float32Array): Float32Array {
   return out;
 }
 
-/** Bilinear resize of N maps (N, h, w) to (N, H, W) (half-pixel centres, like cv2.resize). */
+/**
+ * Bilinear resize of one (h, w) map to (H, W) with half-pixel centres and edge clamping: the
+ * same sampling as tf.image.resizeBilinear(…, alignCorners false, halfPixelCenters true) and
+ * cv2.resize, which pytorch-grad-cam uses.
+ */
+export function resizeBilinear(map: NDArray, H: number, W: number): NDArray {
+  const [h, w] = map.shape;
+  if (map.shape.length !== 2) throw new RangeError(`resizeBilinear: expected an (h, w) map, got shape [${map.shape.join(', ')}]`);
+  if (h === H && w === W) return map;
+  const out = new Float32Array(H * W);
+  const sy = h / H;
+  const sx = w / W;
+  for (let Y = 0; Y < H; Y++) {
+    const fy = Math.min(h - 1, Math.max(0, (Y + 0.5) * sy - 0.5));
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(h - 1, y0 + 1);
+    const ty = fy - y0;
+    for (let X = 0; X < W; X++) {
+      const fx = Math.min(w - 1, Math.max(0, (X + 0.5) * sx - 0.5));
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(w - 1, x0 + 1);
+      const tx = fx - x0;
+      const top = map.data[y0 * w + x0] * (1 - tx) + map.data[y0 * w + x1] * tx;
+      const bottom = map.data[y1 * w + x0] * (1 - tx) + map.data[y1 * w + x1] * tx;
+      out[Y * W + X] = top * (1 - ty) + bottom * ty;
+    }
+  }
+  return { data: out, shape: [H, W] };
+}
+
+/** Bilinear resize of N maps (N, h, w) to (N, H, W) (see resizeBilinear). */
 export function upsampleMaps(maps: Float32Array, n: number, h: number, w: number, size: readonly [number, number]): Float32Array {
-  return tf.tidy(() => {
-    const t = tf.tensor4d(maps, [n, h, w, 1]);
-    return tf.image.resizeBilinear(t, [size[0], size[1]], false, true).dataSync() as Float32Array;
-  });
+  const [H, W] = size;
+  const out = new Float32Array(n * H * W);
+  for (let i = 0; i < n; i++) {
+    out.set(resizeBilinear({ data: maps.subarray(i * h * w, (i + 1) * h * w), shape: [h, w] }, H, W).data, i * H * W);
+  }
+  return out;
 }
 
 /** The three forms of one (h, w) map: raw, normalised, and normalised upsampled to (H, W). */
@@ -62,5 +97,47 @@ export function weightedSum(f: NDArray, weights: ArrayLike<number>): Float32Arra
     for (let c = 0; c < k; c++) s += weights[c] * f.data[p * k + c];
     out[p] = s;
   }
+  return out;
+}
+
+/** α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x,y) for one image's gradient of shape (h, w, K). */
+export function alphaOf(grads: Float32Array, h: number, w: number, k: number): Float32Array {
+  const z = h * w;
+  const a = new Float64Array(k);
+  for (let p = 0; p < z; p++) for (let c = 0; c < k; c++) a[c] += grads[p * k + c];
+  return Float32Array.from(a, (v) => v / z);
+}
+
+/** L_c(x,y) = ReLU(m(x,y)) element-wise: the map keeps only what raises the score. */
+export function reluMap(m: Float32Array): Float32Array {
+  return m.map((v) => (v > 0 ? v : 0));
+}
+
+/** The largest value of an array (a loop: spreading a 224×224 map into Math.max overflows the stack). */
+export function maxOf(a: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+  return m;
+}
+
+/**
+ * Scales a gradient image for display as the guided-backprop papers show it: centred at 0.5 with
+ * a standard deviation of 0.1, clipped to [0,1]. A zero gradient becomes flat grey.
+ */
+export function displayGradient(g: Float32Array): Float32Array {
+  let mean = 0;
+  for (const v of g) mean += v;
+  mean /= g.length || 1;
+  let varSum = 0;
+  for (const v of g) varSum += (v - mean) ** 2;
+  const std = Math.sqrt(varSum / (g.length || 1));
+  return g.map((v) => Math.min(1, Math.max(0, ((v - mean) / (std + 1e-12)) * 0.1 + 0.5)));
+}
+
+/** Guided Grad-CAM's product: guided(x,y,ch) · upsample(L_c)(x,y) per pixel and channel. */
+export function guidedProduct(guided: NDArray, upsampledL: NDArray): Float32Array {
+  const [h, w, ch] = guided.shape;
+  const out = new Float32Array(h * w * ch);
+  for (let p = 0; p < h * w; p++) for (let c = 0; c < ch; c++) out[p * ch + c] = guided.data[p * ch + c] * upsampledL.data[p];
   return out;
 }

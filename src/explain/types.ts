@@ -10,11 +10,10 @@ export interface NDArray {
   readonly shape: readonly number[];
 }
 
-export type MethodName = 'gap' | 'cam' | 'gradCam' | 'guidedBackprop' | 'guidedGradCam';
-
 /** What every per-image result carries about how it was made. */
 export interface ResultMeta {
-  readonly method: MethodName;
+  /** The method's registry name (e.g. 'gradCam'); its label and equation are in the registry. */
+  readonly method: string;
   /** The target class c. */
   readonly classIndex: number;
   /** Human name of class c when the model has class names. */
@@ -39,6 +38,34 @@ export interface MapForms {
   readonly upsampled: NDArray;
 }
 
+/** Per-channel weights a map was built from, with the symbol the method's equation uses. */
+export interface ChannelWeights {
+  /** e.g. 'α' (Grad-CAM family) or 'w' (CAM). */
+  readonly symbol: string;
+  /** (K) */
+  readonly values: Float32Array;
+}
+
+/**
+ * The result of any CAM-style method: the map forms, the layer's f, the score, and the method's
+ * own quantities in a typed per-method part (CamParts, GradCamParts, …). Figures use only these
+ * common fields, so a new method displays with no display code of its own.
+ */
+export interface MapResult extends ResultMeta, MapForms {
+  /** f: (h, w, K) feature maps of the target layer. */
+  readonly f: NDArray;
+  /** Z = h·w. */
+  readonly Z: number;
+  /** S_c from the model (pre-activation unless scoreKind says otherwise). */
+  readonly S: number;
+  /** All class scores of this image. */
+  readonly scores: Float32Array;
+  /** ∂S_c/∂f: (h, w, K), for methods that use gradients. */
+  readonly grads?: NDArray;
+  /** The channel weights the map was built from, when the method has them. */
+  readonly channelWeights?: ChannelWeights;
+}
+
 /** GAP: F_k = (1/Z) Σ_{x,y} f_k(x,y). */
 export interface GapResult extends ResultMeta {
   readonly method: 'gap';
@@ -54,39 +81,35 @@ export interface GapResult extends ResultMeta {
   readonly modelF?: Float32Array;
 }
 
-/** CAM: M_c(x,y) = Σ_k w_k^c f_k(x,y); S_c = Σ_k w_k^c F_k + b_c. */
-export interface CamResult extends ResultMeta, MapForms {
-  readonly method: 'cam';
-  readonly f: NDArray;
+/** CAM's own quantities: M_c(x,y) = Σ_k w_k^c f_k(x,y); S_c = Σ_k w_k^c F_k + b_c. */
+export interface CamParts {
   readonly F: Float32Array;
-  readonly Z: number;
   /** w^c: (K) the Dense weights into class c. */
   readonly w: Float32Array;
   /** b_c */
   readonly b: number;
   /** M_c: (h, w) — same numbers as raw. */
   readonly M: NDArray;
-  /** S_c from the model (pre-activation unless scoreKind says otherwise). */
-  readonly S: number;
-  /** All class scores of this image. */
-  readonly scores: Float32Array;
+  /** The model's own GAP output, for identity 1. */
+  readonly modelF?: Float32Array;
+}
+export interface CamResult extends MapResult, CamParts {
+  readonly method: 'cam';
 }
 
-/** Grad-CAM: α_k^c = (1/Z) Σ ∂S_c/∂f_k(x,y); L_c = ReLU(Σ_k α_k^c f_k). */
-export interface GradCamResult extends ResultMeta, MapForms {
-  readonly method: 'gradCam';
-  readonly f: NDArray;
-  /** ∂S_c/∂f: (h, w, K) */
-  readonly grads: NDArray;
+/** Grad-CAM's own quantities: α_k^c = (1/Z) Σ ∂S_c/∂f_k(x,y); L_c = ReLU(Σ_k α_k^c f_k). */
+export interface GradCamParts {
   /** α^c: (K) */
   readonly alpha: Float32Array;
-  readonly Z: number;
   /** Σ_k α_k^c f_k before the ReLU: (h, w). */
   readonly weightedSum: NDArray;
   /** L_c: (h, w) — same numbers as raw. */
   readonly L: NDArray;
-  readonly S: number;
-  readonly scores: Float32Array;
+}
+export interface GradCamResult extends MapResult, GradCamParts {
+  readonly method: 'gradCam';
+  /** ∂S_c/∂f: (h, w, K) */
+  readonly grads: NDArray;
 }
 
 /** Guided backprop: ∂S_c/∂input with the guided ReLU rule. */
@@ -111,7 +134,8 @@ export interface GuidedGradCamResult extends ResultMeta {
   readonly S: number;
 }
 
-export type ExplainResult = GapResult | CamResult | GradCamResult | GuidedBackpropResult | GuidedGradCamResult;
+/** Any per-image result of the explain layer. */
+export type ExplainResult = GapResult | MapResult | GuidedBackpropResult | GuidedGradCamResult;
 
 /** One identity of the article checked on real numbers. */
 export interface IdentityCheck {

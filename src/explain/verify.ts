@@ -2,16 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { runGraph } from '../model/graph';
 import { denseWeights, findGapHead } from '../model/head';
 import { resolveLayer } from '../model/inspect';
-import { tidyData } from './context';
 import { toBatch } from './input';
 import { gapOf, weightedSum } from './maps';
+import { VerifyContext, methodOf } from './registry';
+import { tidyData } from './runner';
 import { CamResult, ExplainResult, GapResult, GradCamResult, IdentityCheck } from './types';
 
-/** What verify needs beyond the result for identities 4 and 5: the model and the image. */
-export interface VerifyContext {
-  readonly model: tf.LayersModel;
-  readonly image: tf.Tensor;
-}
+export type { VerifyContext };
 
 const TOL = 1e-4;
 
@@ -48,7 +45,13 @@ function identity1(r: GapResult | CamResult): IdentityCheck {
   return compare(1, 'GAP: F_k from f equals the model\'s GAP layer', L1, gapOf(r.f), modelF);
 }
 
-function camIdentities(r: CamResult): IdentityCheck[] {
+/** GAP's identity: 1. */
+export function gapIdentities(r: GapResult): IdentityCheck[] {
+  return [identity1(r)];
+}
+
+/** CAM's identities: 1 GAP, 2 score, 3 CAM sum. */
+export function camIdentities(r: CamResult): IdentityCheck[] {
   let s2 = r.b;
   for (let k = 0; k < r.w.length; k++) s2 += r.w[k] * r.F[k];
   let sumM = 0;
@@ -112,18 +115,18 @@ function identity5(r: GradCamResult, ctx?: VerifyContext, channels = 3): Identit
   }
 }
 
+/** Grad-CAM's identities: 4 Grad-CAM = CAM on GAP models, 5 α by finite differences (pass {model, image}). */
+export function gradCamIdentities(r: GradCamResult, ctx?: VerifyContext): IdentityCheck[] {
+  return [...identity4(r, ctx), identity5(r, ctx)];
+}
+
 /**
  * Evaluates the article's identities on a result's real numbers: each with both sides, the
- * difference, the tolerance and pass/fail (skipped ones say why they do not apply).
- * 1 GAP, 2 score, 3 CAM sum (CAM results); 4 Grad-CAM = CAM on GAP models and 5 α by finite
- * differences (Grad-CAM results; pass {model, image}).
+ * difference, the tolerance and pass/fail (skipped ones say why they do not apply). Which
+ * identities apply is the method's own declaration in the registry: 1 GAP, 2 score, 3 CAM sum
+ * (CAM results); 4 Grad-CAM = CAM on GAP models and 5 α by finite differences (Grad-CAM and
+ * guided Grad-CAM; pass {model, image}). A method that declares none gives an empty list.
  */
 export function verify(result: ExplainResult, ctx?: VerifyContext): IdentityCheck[] {
-  switch (result.method) {
-    case 'gap': return [identity1(result)];
-    case 'cam': return camIdentities(result);
-    case 'gradCam': return [...identity4(result, ctx), identity5(result, ctx)];
-    case 'guidedGradCam': return [...identity4(result.gradCam, ctx), identity5(result.gradCam, ctx)];
-    case 'guidedBackprop': return [];
-  }
+  return methodOf(result.method).verify?.(result, ctx) ?? [];
 }

@@ -2,10 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { findGapHead } from '../model/head';
 import { resolveLayer } from '../model/inspect';
-import { cam, gap } from './cam';
-import { MethodOptions } from './context';
-import { gradCam } from './gradcam';
-import { guidedBackprop, guidedGradCam } from './guided';
+import { CAM } from './cam';
+import { GAP } from './gap';
+import { GRAD_CAM } from './gradcam';
+import { combineGuidedGradCam, guidedBackpropBatch } from './guided';
+import { maxOf } from './maps';
+import { MethodOptions, methodOf } from './registry';
+import { runLayerMethods } from './runner';
 import { CamResult, ExplainResult, GapResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, IdentityCheck } from './types';
 import { verify } from './verify';
 
@@ -39,27 +42,33 @@ export interface Walkthrough {
 }
 
 const lead = (a: ArrayLike<number>, n = 4): string => Array.from(a).slice(0, n).map((v) => v.toPrecision(4)).join(', ') + (a.length > n ? ', …' : '');
-const sum = (a: ArrayLike<number>): number => Array.from(a).reduce((s, v) => s + v, 0);
+const sum = (a: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s;
+};
+const latexOf = (method: string): string => methodOf(method).latex;
 
 /**
  * The article's path as ordered steps for one image and class: f_k → F_k (GAP) → S_c → M_c (CAM)
  * → α_k^c, L_c (Grad-CAM) → guided backprop → guided Grad-CAM, each with its equation, numbers,
  * result and identity checks. On a model without a GAP → Dense head, the GAP-head steps say why
  * they do not apply and Grad-CAM carries on (the article's reason for Grad-CAM).
+ * Two model passes: one at the layer (f, ∂S_c/∂f and S serve GAP, CAM and Grad-CAM alike) and one
+ * guided pass to the input (guided backprop, and with L_c guided Grad-CAM).
  */
 export function walkthrough(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): Walkthrough {
   const head = findGapHead(model);
   const layer = options.layer !== undefined ? resolveLayer(model, options.layer).name : head ? head.featureLayer.name : resolveLayer(model).name;
-  const gc: GradCamResult = gradCam(model, image, { ...options, layer });
-  const c = gc.classIndex;
-  const opts = { ...options, layer, classIndex: c };
-  const g: GapResult = gap(model, image, opts);
   const hasCam = !!head && head.featureLayer.name === layer;
   const noCam = head ? `CAM's weights w_k^c exist only at the layer the GAP averages ('${head.featureLayer.name}').`
     : 'This model has no GlobalAveragePooling2D → Dense head (it flattens the feature maps), so the weights w_k^c of CAM do not exist. Grad-CAM below does not need them.';
-  const cm: CamResult | null = hasCam ? cam(model, image, opts) : null;
-  const gb: GuidedBackpropResult = guidedBackprop(model, image, { ...options, classIndex: c });
-  const gg: GuidedGradCamResult = guidedGradCam(model, image, opts);
+  const defs = hasCam ? [GRAD_CAM.def, GAP.def, CAM.def] : [GRAD_CAM.def, GAP.def];
+  const [[gc], [g], cams] = runLayerMethods(defs, model, image, { ...options, layer }, 'walkthrough') as [[GradCamResult], [GapResult], CamResult[]?];
+  const c = gc.classIndex;
+  const cm: CamResult | null = cams?.[0] ?? null;
+  const gb: GuidedBackpropResult = guidedBackpropBatch(model, image, { ...options, classIndex: c })[0];
+  const gg: GuidedGradCamResult = combineGuidedGradCam(gb, gc);
   const [h, w, K] = g.f.shape;
   const camChecks = cm ? verify(cm) : [];
   const steps: WalkthroughStep[] = [
@@ -71,7 +80,7 @@ export function walkthrough(model: tf.LayersModel, image: tf.Tensor, options: Me
     },
     {
       index: 2, key: 'gap', title: { ja: 'Global Average Pooling: F_k', en: 'Global average pooling: F_k' },
-      latex: 'F_k = \\frac{1}{Z}\\sum_{x,y} f_k(x,y)',
+      latex: latexOf('gap'),
       numbers: { K, 'F (first)': lead(g.F), ...(g.modelF ? { "model's GAP (first)": lead(g.modelF) } : {}) },
       result: g, checks: verify(g).filter((x) => !x.skipped || hasCam),
     },
@@ -86,26 +95,26 @@ export function walkthrough(model: tf.LayersModel, image: tf.Tensor, options: Me
     },
     {
       index: 4, key: 'cam', title: { ja: 'CAM: M_c(x,y)', en: 'CAM: M_c(x,y)' },
-      latex: 'M_c(x,y) = \\sum_k w_k^c f_k(x,y),\\qquad S_c = \\frac{1}{Z}\\sum_{x,y} M_c(x,y) + b_c',
+      latex: `${latexOf('cam')},\\qquad S_c = \\frac{1}{Z}\\sum_{x,y} M_c(x,y) + b_c`,
       numbers: cm ? { 'w^c (first)': lead(cm.w), b_c: cm.b.toPrecision(6), 'Σ M_c / Z + b_c': (sum(cm.M.data) / cm.Z + cm.b).toPrecision(6), S_c: cm.S.toPrecision(6) } : {},
       ...(cm ? { result: cm } : {}), checks: camChecks.filter((x) => x.id === 3),
       ...(cm ? {} : { notApplicable: noCam }),
     },
     {
       index: 5, key: 'gradCam', title: { ja: 'Grad-CAM: α_k^c と L_c', en: 'Grad-CAM: α_k^c and L_c' },
-      latex: '\\alpha_k^c = \\frac{1}{Z}\\sum_{x,y}\\frac{\\partial S_c}{\\partial f_k(x,y)},\\qquad L_c = \\mathrm{ReLU}\\Big(\\sum_k \\alpha_k^c f_k\\Big)',
-      numbers: { 'α (first)': lead(gc.alpha), ...(cm ? { 'α·Z (first)': lead(gc.alpha.map((a) => a * gc.Z)), 'w^c (first)': lead(cm.w) } : {}), 'max L_c': Math.max(...gc.L.data).toPrecision(4) },
+      latex: latexOf('gradCam'),
+      numbers: { 'α (first)': lead(gc.alpha), ...(cm ? { 'α·Z (first)': lead(gc.alpha.map((a) => a * gc.Z)), 'w^c (first)': lead(cm.w) } : {}), 'max L_c': maxOf(gc.L.data).toPrecision(4) },
       result: gc, checks: verify(gc, { model, image }),
     },
     {
       index: 6, key: 'guidedBackprop', title: { ja: 'Guided Backpropagation', en: 'Guided backpropagation' },
-      latex: 'R^{(l)} = \\big(f^{(l)} > 0\\big)\\cdot\\big(R^{(l+1)} > 0\\big)\\cdot R^{(l+1)},\\qquad G = \\frac{\\partial S_c}{\\partial I}\\Big|_{\\text{guided}}',
-      numbers: { shape: gb.gradient.shape.join(' × '), 'max |G|': Math.max(...gb.gradient.data.map(Math.abs)).toExponential(3) },
+      latex: latexOf('guidedBackprop'),
+      numbers: { shape: gb.gradient.shape.join(' × '), 'max |G|': maxOf(gb.gradient.data.map(Math.abs)).toExponential(3) },
       result: gb, checks: [],
     },
     {
       index: 7, key: 'guidedGradCam', title: { ja: 'Guided Grad-CAM', en: 'Guided Grad-CAM' },
-      latex: '\\text{Guided Grad-CAM} = G \\odot \\mathrm{upsample}(L_c)',
+      latex: latexOf('guidedGradCam'),
       numbers: { shape: gg.product.shape.join(' × '), upsampling: 'bilinear' },
       result: gg, checks: [],
     },

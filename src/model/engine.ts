@@ -17,17 +17,22 @@ export interface EngineOptions {
   readonly scores?: ScoreKind;
   /** Which model output holds the class scores (default 0). */
   readonly outputIndex?: number;
+  /**
+   * false: one forward pass and no backward pass (grads is null), for methods that need only f
+   * and the scores (CAM, GAP, Eigen-CAM, Score-CAM). Default true.
+   */
+  readonly gradients?: boolean;
 }
 
 /**
  * One forward + backward pass. Holds tensors: call dispose() (explain-layer code does).
  * f and grads are (N, h, w, K); scores is (N, classes).
  */
-export interface EngineOutput {
+export interface EngineOutput<G extends tf.Tensor4D | null = tf.Tensor4D> {
   /** f_k(x,y) of the target layer for each image: (N, h, w, K). */
   readonly f: tf.Tensor4D;
-  /** ∂S_c/∂f_k(x,y) for each image's own class c: (N, h, w, K). */
-  readonly grads: tf.Tensor4D;
+  /** ∂S_c/∂f_k(x,y) for each image's own class c: (N, h, w, K); null in the no-gradient mode. */
+  readonly grads: G;
   /** All class scores S (pre-activation unless scoreKind is 'probabilities'): (N, classes). */
   readonly scores: tf.Tensor2D;
   /** c for each image. */
@@ -79,6 +84,31 @@ function clearTape(): void {
   }
 }
 
+/** Reads a finished forward pass, or throws the engine's errors for a layer or score shape it cannot use. */
+function checkedRun(r: GraphRun, layer: LayerInfo): { scores: tf.Tensor2D; captured: tf.Tensor } {
+  if (!r.captured) {
+    throw new TslabCamError('UNKNOWN_LAYER', `Layer '${layer.name}' is not on the path from the input to the scores.`,
+      'Choose a layer that the prediction depends on.');
+  }
+  if (r.scores.rank !== 2) {
+    throw new TslabCamError('UNSUPPORTED', `The model's scores have shape [${r.scores.shape}], expected (N, classes).`,
+      'Explain a classifier whose output is (batch, classes), or pick the output with outputIndex.');
+  }
+  return { scores: r.scores as tf.Tensor2D, captured: r.captured };
+}
+
+/** The no-gradient mode: one forward pass keeping f and the scores. */
+function forwardOnly(model: tf.LayersModel, images: tf.Tensor4D, layer: LayerInfo, scoreKind: ScoreKind, scoreSource: string, options: EngineOptions): EngineOutput<null> {
+  let classIndices: number[] = [];
+  const [f, scores] = tf.tidy(() => {
+    const r = checkedRun(runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex }), layer);
+    classIndices = chooseClasses(options.classIndex, r.scores);
+    // Capturing an input layer captures the caller's own tensor: hand back a copy we may dispose.
+    return [r.captured === images ? images.clone() : r.captured, r.scores] as [tf.Tensor4D, tf.Tensor2D];
+  });
+  return { f, grads: null, scores, classIndices, layer, scoreKind, scoreSource, dispose: () => tf.dispose([f, scores]) };
+}
+
 /**
  * The engine: for a batch of images (N, H, W, C) and one class c per image, one forward pass
  * records the target layer's activation f and all scores, and one backward pass gives
@@ -87,7 +117,9 @@ function clearTape(): void {
  * and nested sub-models, because the graph is executed node by node. Weight gradients are never
  * computed (withActivationGradientsOnly).
  */
-export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput {
+export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions & { readonly gradients: false }): EngineOutput<null>;
+export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options?: EngineOptions): EngineOutput;
+export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput<tf.Tensor4D | null> {
   assertLayersModel(model);
   const layer = resolveLayer(model, options.layer);
   const scoreKind: ScoreKind = options.scores ?? 'logits';
@@ -95,6 +127,7 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
     throw new TslabCamError('BAD_OPTION', `scores must be 'logits' or 'probabilities', got ${String(scoreKind)}.`, "Use scores: 'logits' (the article's S_c) or 'probabilities'.");
   }
   const scoreSource = scoreKind === 'logits' ? describeScoreHead(model, options.outputIndex ?? 0) : 'the model output';
+  if (options.gradients === false) return forwardOnly(model, images, layer, scoreKind, scoreSource, options);
   const placeholder = tf.scalar(0);
   const xs: tf.Tensor[] = [placeholder];
   let run: GraphRun | null = null;
@@ -111,19 +144,11 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
   };
   try {
     const { value, grads } = withActivationGradientsOnly(() => withLeanGradients(() => tf.engine().gradients(() => {
-      const r = runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex, known });
-      if (!r.captured) {
-        throw new TslabCamError('UNKNOWN_LAYER', `Layer '${layer.name}' is not on the path from the input to the scores.`,
-          'Choose a layer that the prediction depends on.');
-      }
-      if (r.scores.rank !== 2) {
-        throw new TslabCamError('UNSUPPORTED', `The model's scores have shape [${r.scores.shape}], expected (N, classes).`,
-          'Explain a classifier whose output is (batch, classes), or pick the output with outputIndex.');
-      }
+      const r = checkedRun(runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex, known }), layer);
       run = { scores: tf.keep(r.scores), captured: tf.keep(r.captured) };
       xs[0] = r.captured;
-      classIndices = chooseClasses(options.classIndex, r.scores as tf.Tensor2D);
-      const mask = tf.oneHot(tf.tensor1d(classIndices, 'int32'), (r.scores as tf.Tensor2D).shape[1]);
+      classIndices = chooseClasses(options.classIndex, r.scores);
+      const mask = tf.oneHot(tf.tensor1d(classIndices, 'int32'), r.scores.shape[1]);
       return tf.sum(tf.mul(r.scores, mask)) as tf.Scalar;
     }, xs)));
     value.dispose();

@@ -13,7 +13,7 @@ export {
 } from './progress';
 export {
   arrayFigure, bars, classDropdown, comparison, displayableResult, displayableResults, featureMaps, gallery, guidedImage, heatmap,
-  identityChecksBundle, image, isExplainResult, isIdentityCheck, isNDArray, isTensorLike, layerSlider, overlay,
+  identityChecksBundle, image, isIdentityCheck, isNDArray, isTensorLike, layerSlider, overlay,
   makeDisplayable, registerDefaultRenderers, resultFigure, resultListFigure, resultListSummary, resultSummary, summaryOf,
   tensorToNDArray, withDisplay,
 } from './renderers';

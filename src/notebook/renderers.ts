@@ -4,29 +4,23 @@
  * as a cell's last expression draws itself.
  */
 import type {
-  CamResult, ExplainResult, GapResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, IdentityCheck, NDArray,
+  ExplainResult, GapResult, GuidedBackpropResult, GuidedGradCamResult, IdentityCheck, MapResult, NDArray,
 } from '../explain/types';
+import { hasInputImage, hasMapForms, isExplainResult, isLayerAverages } from '../explain/shapes';
 import { escapeHtml } from '../render/escape';
 import type { Figure } from '../render/spec';
 import {
   barsFigure, classDropdownFigure, classLabel, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure,
   imageFigure, imageGridFigure, layerSliderFigure, overlayFigure, resultFeatureMapsFigure, resultTitle,
-  type ComparisonParts, type FeatureMapOptions, type FigureOptions, type GalleryOptions, type MapResult, type OverlayOptions,
+  hasFeatureMaps, type ComparisonParts, type FeatureMapOptions, type FigureOptions, type GalleryOptions, type OverlayOptions,
 } from '../render/figures';
 import { htmlBundle, type DisplayBundle } from './bundle';
 import { displayable, findRenderer, registerRenderer } from './display';
 
-const METHODS = new Set(['gap', 'cam', 'gradCam', 'guidedBackprop', 'guidedGradCam']);
-
-/** True for the explain layer's per-image results (they carry a method tag and their input). */
-export function isExplainResult(x: unknown): x is ExplainResult {
-  if (typeof x !== 'object' || x === null) return false;
-  const r = x as { method?: unknown; classIndex?: unknown; input?: unknown };
-  return typeof r.method === 'string' && METHODS.has(r.method) && typeof r.classIndex === 'number' && typeof r.input === 'object';
-}
+export { isExplainResult };
 
 function isMapResult(x: unknown): x is MapResult {
-  return isExplainResult(x) && (x.method === 'cam' || x.method === 'gradCam');
+  return isExplainResult(x) && hasMapForms(x);
 }
 
 /** True for identity checks (the verify layer's output). */
@@ -82,18 +76,13 @@ export function arrayFigure(a: NDArray, options: FigureOptions = {}): Figure {
   return barsFigure(a.data, { title: `values, shape [${a.shape.join(', ')}]`, ...options });
 }
 
-/** The default figure of a per-image result. */
+/** The default figure of a per-image result, chosen by what it is: image, map over the input, or feature maps. */
 export function resultFigure(r: ExplainResult, options: OverlayOptions & FeatureMapOptions = {}): Figure {
-  switch (r.method) {
-    case 'gap':
-      return resultFeatureMapsFigure(r, options);
-    case 'cam':
-    case 'gradCam':
-      return overlayFigure(r, options);
-    case 'guidedBackprop':
-    case 'guidedGradCam':
-      return guidedFigure(r, options);
-  }
+  if (hasInputImage(r)) return guidedFigure(r, options);
+  if (isLayerAverages(r)) return resultFeatureMapsFigure(r, options);
+  if (hasMapForms(r)) return overlayFigure(r, options);
+  const other = r as ExplainResult;
+  return imageFigure(other.input, { title: `${other.method} · ${classLabel(other)}`, ...options });
 }
 
 /** An HTML table of identity checks; every string (names, LaTeX) escaped. */
@@ -123,10 +112,12 @@ function sameInput(list: readonly ExplainResult[]): boolean {
 }
 
 /**
- * A list of results. Maps of one image: a class dropdown when classes differ, a layer slider when
- * only layers differ. Anything else (a batch over several images): a gallery.
+ * A list of results. Several methods on one image: the comparison row. Maps of one image and one
+ * method: a class dropdown when classes differ, a layer slider when only layers differ. Anything
+ * else (a batch over several images): a gallery.
  */
 export function resultListFigure(list: readonly ExplainResult[], options: GalleryOptions = {}): Figure {
+  if (list.length > 1 && sameInput(list) && new Set(list.map((r) => r.method)).size > 1) return comparisonFigure(list, options);
   if (list.every(isMapResult) && list.length > 1 && sameInput(list)) {
     const maps = list as readonly MapResult[];
     const oneClass = new Set(maps.map((r) => r.classIndex)).size === 1;
@@ -180,15 +171,10 @@ registerDefaultRenderers();
 export function resultSummary(r: object): string {
   if (!isExplainResult(r)) return String(r);
   const title = resultTitle(r);
-  switch (r.method) {
-    case 'gap':
-      return `${title}: f ${r.f.shape.join('×')}, F (${r.F.length}), Z=${r.Z}`;
-    case 'cam':
-    case 'gradCam':
-      return `${title}: map ${r.raw.shape.join('×')} → ${r.upsampled.shape.join('×')}, S_c=${Number(r.S.toPrecision(4))}`;
-    default:
-      return `${title}: image ${r.image.shape.join('×')}, S_c=${Number(r.S.toPrecision(4))}`;
-  }
+  if (hasInputImage(r)) return `${title}: image ${r.image.shape.join('×')}, S_c=${Number(r.S.toPrecision(4))}`;
+  if (isLayerAverages(r)) return `${title}: f ${r.f.shape.join('×')}, F (${r.F.length}), Z=${r.Z}`;
+  if (hasMapForms(r)) return `${title}: map ${r.raw.shape.join('×')} → ${r.upsampled.shape.join('×')}, S_c=${Number(r.S.toPrecision(4))}`;
+  return title;
 }
 
 /** Makes a result display itself as a cell's last expression (and print one line elsewhere). */
@@ -217,7 +203,7 @@ export function heatmap(map: NDArray, options?: FigureOptions & { zmin?: number;
   return displayable(heatmapFigure(map, options));
 }
 /** The upsampled map over the input image, with an opacity slider. */
-export function overlay(result: CamResult | GradCamResult, options?: OverlayOptions): Figure {
+export function overlay(result: MapResult, options?: OverlayOptions): Figure {
   return displayable(overlayFigure(result, options));
 }
 /** A class dropdown over the maps of the top-k classes. */
@@ -229,11 +215,11 @@ export function layerSlider(results: readonly MapResult[], options?: OverlayOpti
   return displayable(layerSliderFigure(results, options));
 }
 /** f_k as small multiples ordered by w_k^c / α_k^c / F_k, with a bar chart of the weights. */
-export function featureMaps(result: CamResult | GradCamResult | GapResult, options?: FeatureMapOptions): Figure {
+export function featureMaps(result: MapResult | GapResult, options?: FeatureMapOptions): Figure {
   return displayable(resultFeatureMapsFigure(result, options));
 }
-/** Input, CAM, Grad-CAM, guided backprop and guided Grad-CAM side by side. */
-export function comparison(parts: ComparisonParts, options?: OverlayOptions): Figure {
+/** One image explained by several methods side by side: a list of results, or {cam, gradCam, guided, guidedGradCam}. */
+export function comparison(parts: ComparisonParts | readonly ExplainResult[], options?: OverlayOptions): Figure {
   return displayable(comparisonFigure(parts, options));
 }
 /** Guided backprop or guided Grad-CAM as the paper shows it. */

@@ -8,8 +8,9 @@ import type { Walkthrough, WalkthroughStep } from '../explain/walkthrough';
 import { escapeHtml } from '../render/escape';
 import type { Figure } from '../render/spec';
 import {
-  barsFigure, guidedFigure, overlayFigure, resultFeatureMapsFigure,
+  barsFigure, guidedFigure, hasFeatureMaps, overlayFigure, resultFeatureMapsFigure,
 } from '../render/figures';
+import { hasInputImage, hasMapForms, isLayerAverages } from '../explain/shapes';
 import { figureBundle, htmlBundle, type DisplayBundle } from './bundle';
 import { displayable, registerRenderer } from './display';
 import { identityChecksBundle, isExplainResult, isIdentityCheck } from './renderers';
@@ -43,14 +44,14 @@ export function stepFigure(step: StepLike): Figure | null {
   const title = `Step ${step.index} · ${step.title.en}`;
   switch (step.key) {
     case 'features':
-      return r.method === 'gap' || r.method === 'cam' || r.method === 'gradCam' ? resultFeatureMapsFigure(r, { title }) : null;
+      return hasFeatureMaps(r) ? resultFeatureMapsFigure(r, { title }) : null;
     case 'gap':
-      return r.method === 'gap' ? barsFigure(r.F, { title, valueName: 'F_k' }) : null;
+      return isLayerAverages(r) ? barsFigure(r.F, { title, valueName: 'F_k' }) : null;
     case 'scores':
-      return r.method === 'cam' || r.method === 'gradCam' ? barsFigure(r.scores, { title, valueName: 'S_c' }) : null;
+      return hasMapForms(r) ? barsFigure(r.scores, { title, valueName: 'S_c' }) : null;
     default:
-      if (r.method === 'cam' || r.method === 'gradCam') return overlayFigure(r, { title });
-      if (r.method === 'guidedBackprop' || r.method === 'guidedGradCam') return guidedFigure(r, { title });
+      if (hasInputImage(r)) return guidedFigure(r, { title });
+      if (hasMapForms(r) && !isLayerAverages(r)) return overlayFigure(r, { title });
       return null;
   }
 }

@@ -5,8 +5,11 @@
  * into plotly text, because plotly interprets a subset of HTML in titles, labels and menus.
  */
 import type {
-  CamResult, GapResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, MethodName, NDArray, ResultMeta,
+  ExplainResult, GapResult, GuidedBackpropResult, GuidedGradCamResult, MapResult, NDArray, ResultMeta,
 } from '../explain/types';
+import { methodLabel } from '../explain/registry';
+import '../explain/methods';
+import { hasInputImage, hasMapForms, isLayerAverages } from '../explain/shapes';
 import { TslabCamError } from '../errors';
 import { DEFAULT_COLORMAP, plotlyColorscale, type ColormapName } from './colormap';
 import { plotlyText } from './escape';
@@ -16,8 +19,8 @@ import {
 } from './spec';
 import { imageDataUri } from './png';
 
-/** A result with a spatial map: CAM or Grad-CAM. */
-export type MapResult = CamResult | GradCamResult;
+/** A result with a spatial map (any CAM-style method): it has raw / normalised / upsampled forms. */
+export type { MapResult };
 
 /** Options every figure accepts. */
 export interface FigureOptions {
@@ -52,14 +55,6 @@ export interface FeatureMapOptions extends FigureOptions {
   columns?: number;
 }
 
-const METHOD_LABEL: Record<MethodName, string> = {
-  gap: 'GAP',
-  cam: 'CAM',
-  gradCam: 'Grad-CAM',
-  guidedBackprop: 'Guided Backprop',
-  guidedGradCam: 'Guided Grad-CAM',
-};
-
 /** Text for plotly (which reads HTML entities and a few tags): user strings are escaped. */
 function t(s: string): string {
   return plotlyText(s);
@@ -72,7 +67,7 @@ export function classLabel(r: Pick<ResultMeta, 'classIndex' | 'className'>): str
 
 /** "Grad-CAM · class 3 (cat) · layer conv2" */
 export function resultTitle(r: ResultMeta): string {
-  return `${METHOD_LABEL[r.method]} · ${classLabel(r)} · layer ${r.layer}`;
+  return `${methodLabel(r.method)} · ${classLabel(r)} · layer ${r.layer}`;
 }
 
 function chooseFormat(image: NDArray, format: FigureOptions['imageFormat']): 'png' | 'jpeg' {
@@ -137,8 +132,9 @@ function mapOverImageTrace(map: NDArray, H: number, W: number, axis: string, o: 
 }
 
 function checkMapResult(r: MapResult, where: string): void {
-  if (!r || (r.method !== 'cam' && r.method !== 'gradCam')) {
-    throw new TslabCamError('BAD_OPTION', `${where} needs CAM or Grad-CAM results.`, 'Pass results of cam(...) or gradCam(...).');
+  if (!r || typeof r !== 'object' || !hasMapForms(r)) {
+    throw new TslabCamError('BAD_OPTION', `${where} needs map results (CAM, Grad-CAM or another CAM-style method).`,
+      'Pass results of cam(...), gradCam(...) or explain(model, x, {method}) with a CAM-style method.');
   }
 }
 
@@ -246,7 +242,7 @@ export function overlayFigure(result: MapResult, options: OverlayOptions = {}): 
     plotly: {
       data: [
         imageTrace(image, chooseFormat(image, options.imageFormat), '', 'input'),
-        mapOverImageTrace(map, H, W, '', { colormap: cmap, zmin: 0, zmax: 1, opacity, name: METHOD_LABEL[result.method], colorbar: true }),
+        mapOverImageTrace(map, H, W, '', { colormap: cmap, zmin: 0, zmax: 1, opacity, name: methodLabel(result.method), colorbar: true }),
       ],
       layout,
       config: CONFIG,
@@ -280,8 +276,8 @@ function switcherFigure(results: readonly MapResult[], kind: 'classes' | 'layers
   const opacity = options.opacity ?? 0.5;
   const resolution = options.resolution ?? 'layer';
   const base = options.title ?? (kind === 'classes'
-    ? `${METHOD_LABEL[first.method]} · ${classesPhrase(results)} · layer ${first.layer}`
-    : `${METHOD_LABEL[first.method]} · ${classLabel(first)} · ${results.length} layers`);
+    ? `${methodLabel(first.method)} · ${classesPhrase(results)} · layer ${first.layer}`
+    : `${methodLabel(first.method)} · ${classLabel(first)} · ${results.length} layers`);
   const data: JsonObject[] = [imageTrace(image, chooseFormat(image, options.imageFormat), '', 'input')];
   results.forEach((r, i) => data.push(mapOverImageTrace(shownMap(r, resolution), H, W, '', {
     colormap: cmap, zmin: 0, zmax: 1, opacity, name: label(r), colorbar: i === 0, visible: i === 0,
@@ -336,11 +332,19 @@ export function orderByWeight(weights: ArrayLike<number>): number[] {
   return idx.sort((a, b) => (weights[b] - weights[a]) || (a - b));
 }
 
+/** A channel weight's symbol for plotly (HTML) and for plain text: α_k^c, w_k^c, F_k, or any other name. */
+function weightSymbol(name: string): { symbol: string; plain: string } {
+  if (name === 'w') return { symbol: 'w<sub>k</sub><sup>c</sup>', plain: 'w_k^c' };
+  if (name === 'alpha' || name === 'α') return { symbol: 'α<sub>k</sub><sup>c</sup>', plain: 'α_k^c' };
+  if (name === 'F') return { symbol: 'F<sub>k</sub>', plain: 'F_k' };
+  return { symbol: `${t(name)}<sub>k</sub>`, plain: `${name}_k` };
+}
+
 /**
  * Feature maps f_k as small multiples ordered by a weight per map (w_k^c for CAM, α_k^c for
  * Grad-CAM, F_k for GAP), largest first, above a bar chart of all weights in that order.
  */
-export function featureMapsFigure(f: NDArray, weights: ArrayLike<number>, weightName: 'w' | 'alpha' | 'F',
+export function featureMapsFigure(f: NDArray, weights: ArrayLike<number>, weightName: string,
   options: FeatureMapOptions = {}): Figure {
   const [h, w, K] = expectRank(f, [3], 'feature maps f');
   if (weights.length !== K) {
@@ -353,8 +357,7 @@ export function featureMapsFigure(f: NDArray, weights: ArrayLike<number>, weight
   const shown = order.slice(0, count);
   const cols = Math.max(1, Math.min(count, options.columns ?? 4));
   const rows = Math.ceil(count / cols);
-  const symbol = weightName === 'w' ? 'w<sub>k</sub><sup>c</sup>' : weightName === 'alpha' ? 'α<sub>k</sub><sup>c</sup>' : 'F<sub>k</sub>';
-  const plain = weightName === 'w' ? 'w_k^c' : weightName === 'alpha' ? 'α_k^c' : 'F_k';
+  const { symbol, plain } = weightSymbol(weightName);
   const title = options.title ?? `feature maps f_k (${h}×${w}×${K}), top ${count} by ${plain}`;
   const maps = shown.map((k) => channel(f, k));
   const { min, max } = range(maps.flatMap((m) => Array.from(m.data)));
@@ -410,18 +413,26 @@ export function featureMapsFigure(f: NDArray, weights: ArrayLike<number>, weight
   };
 }
 
-/** f_k ordered by the CAM weights w_k^c (CAM) or α_k^c (Grad-CAM) of a result. */
-export function resultFeatureMapsFigure(result: CamResult | GradCamResult | GapResult, options: FeatureMapOptions = {}): Figure {
-  if (result.method === 'cam') return featureMapsFigure(result.f, result.w, 'w', { title: `${resultTitle(result)} · f_k by w_k^c`, ...options });
-  if (result.method === 'gradCam') return featureMapsFigure(result.f, result.alpha, 'alpha', { title: `${resultTitle(result)} · f_k by α_k^c`, ...options });
-  if (result.method === 'gap') return featureMapsFigure(result.f, result.F, 'F', { title: `GAP · layer ${result.layer} · f_k by F_k`, ...options });
-  throw new TslabCamError('BAD_OPTION', 'resultFeatureMapsFigure needs a GAP, CAM or Grad-CAM result.', 'Pass one of those results.');
+/** True when a result can be drawn as its feature maps: a map result with channel weights, or GAP's averages. */
+export function hasFeatureMaps(r: ExplainResult): r is MapResult | GapResult {
+  return (hasMapForms(r) && r.channelWeights !== undefined) || isLayerAverages(r);
 }
 
-/** The guided image as the paper shows it: the result's display image, or the gradient scaled. */
+/** f_k ordered by the channel weights a map was built from (w_k^c for CAM, α_k^c for Grad-CAM …), or by F_k for GAP. */
+export function resultFeatureMapsFigure(result: MapResult | GapResult, options: FeatureMapOptions = {}): Figure {
+  if (isLayerAverages(result)) return featureMapsFigure(result.f, result.F, 'F', { title: `${methodLabel(result.method)} · layer ${result.layer} · f_k by F_k`, ...options });
+  if (hasMapForms(result) && result.channelWeights) {
+    const { symbol, values } = result.channelWeights;
+    return featureMapsFigure(result.f, values, symbol, { title: `${resultTitle(result)} · f_k by ${weightSymbol(symbol).plain}`, ...options });
+  }
+  throw new TslabCamError('BAD_OPTION', 'resultFeatureMapsFigure needs a result with feature maps and channel weights (GAP, CAM, Grad-CAM …).',
+    'Pass a result of gap(...), cam(...), gradCam(...) or another channel-weight method.');
+}
+
+/** The guided image as the paper shows it: the result's display image, or its raw gradient scaled. */
 function guidedImage(r: GuidedBackpropResult | GuidedGradCamResult): NDArray {
   if (r.image && r.image.data.length) return r.image;
-  return guidedDisplay(r.method === 'guidedBackprop' ? r.gradient : r.product);
+  return guidedDisplay('gradient' in r ? r.gradient : r.product);
 }
 
 /** Guided backprop or guided Grad-CAM as an image, normalised as the paper shows it (0 = grey). */
@@ -431,7 +442,7 @@ export function guidedFigure(result: GuidedBackpropResult | GuidedGradCamResult,
   const title = options.title ?? resultTitle(result);
   const layout = baseLayout(title, options.width ?? 420, options.height ?? 440);
   Object.assign(layout, imageAxes('', [0, 1], [0, 1], 'x'));
-  const trace = imageTrace(image, chooseFormat(image, options.imageFormat), '', METHOD_LABEL[result.method]);
+  const trace = imageTrace(image, chooseFormat(image, options.imageFormat), '', methodLabel(result.method));
   trace.hoverinfo = 'x+y';
   return {
     kind: 'guided',
@@ -463,28 +474,39 @@ export function imageFigure(image: NDArray, options: FigureOptions = {}): Figure
 /** The parts of the comparison row; any may be missing (e.g. CAM on a model without a GAP head). */
 export interface ComparisonParts {
   input?: NDArray;
-  cam?: CamResult;
-  gradCam?: GradCamResult;
+  cam?: MapResult;
+  gradCam?: MapResult;
   guided?: GuidedBackpropResult;
   guidedGradCam?: GuidedGradCamResult;
 }
 
-/** The paper's comparison row: input, CAM, Grad-CAM, guided backprop, guided Grad-CAM. */
-export function comparisonFigure(parts: ComparisonParts, options: OverlayOptions = {}): Figure {
+/** The results of a ComparisonParts object in the paper's order. */
+function partsList(parts: ComparisonParts): ExplainResult[] {
+  return [parts.cam, parts.gradCam, parts.guided, parts.guidedGradCam].filter((r): r is NonNullable<typeof r> => r !== undefined);
+}
+
+/**
+ * One image explained by several methods side by side: the input, then one panel per result —
+ * map results as an overlay, image-sized results (guided backprop …) as images. Takes a list of
+ * results of one image, or the paper's row {cam, gradCam, guided, guidedGradCam}.
+ */
+export function comparisonFigure(parts: ComparisonParts | readonly ExplainResult[], options: OverlayOptions = {}): Figure {
   const cmap = options.colormap ?? DEFAULT_COLORMAP;
   const opacity = options.opacity ?? 0.5;
-  const anyResult = parts.cam ?? parts.gradCam ?? parts.guided ?? parts.guidedGradCam;
-  const rawInput = parts.input ?? anyResult?.input;
+  const results = Array.isArray(parts) ? parts as readonly ExplainResult[] : partsList(parts as ComparisonParts);
+  const anyResult = results[0];
+  const rawInput = (Array.isArray(parts) ? undefined : (parts as ComparisonParts).input) ?? anyResult?.input;
   if (!rawInput) throw new TslabCamError('BAD_OPTION', 'comparisonFigure got no input and no results.', 'Pass at least one result.');
   const input = displayImage(rawInput);
   const [H, W] = input.shape;
   const format = chooseFormat(input, options.imageFormat);
   type Column = { label: string; image: NDArray; format: 'png' | 'jpeg'; map?: NDArray; static?: NDArray };
   const columns: Column[] = [{ label: 'input', image: input, format }];
-  if (parts.cam) columns.push({ label: 'CAM', image: input, format, map: parts.cam.normalized, static: parts.cam.upsampled });
-  if (parts.gradCam) columns.push({ label: 'Grad-CAM', image: input, format, map: parts.gradCam.normalized, static: parts.gradCam.upsampled });
-  if (parts.guided) columns.push({ label: 'Guided Backprop', image: displayImage(guidedImage(parts.guided)), format });
-  if (parts.guidedGradCam) columns.push({ label: 'Guided Grad-CAM', image: displayImage(guidedImage(parts.guidedGradCam)), format });
+  for (const r of results) {
+    const label = methodLabel(r.method);
+    if (hasInputImage(r)) columns.push({ label, image: displayImage(guidedImage(r)), format });
+    else if (hasMapForms(r)) columns.push({ label, image: input, format, map: r.normalized, static: r.upsampled });
+  }
   const title = options.title ?? (anyResult ? `comparison · ${classLabel(anyResult)} · layer ${anyResult.layer}` : 'comparison');
   const n = columns.length;
   const gap = 0.02;
@@ -562,19 +584,18 @@ export interface GalleryOptions extends OverlayOptions {
  * One panel per image of a batch: CAM/Grad-CAM maps over their own input, guided results as
  * images, GAP results as their input. Titles name each image's class.
  */
-export function galleryFigure(results: readonly (MapResult | GuidedBackpropResult | GuidedGradCamResult | GapResult)[],
+export function galleryFigure(results: readonly ExplainResult[],
   options: GalleryOptions = {}): Figure {
   if (!results.length) throw new TslabCamError('BAD_OPTION', 'galleryFigure got no results.', 'Pass at least one result.');
   const shown = results.slice(0, Math.max(1, options.limit ?? 16));
   const first = shown[0];
-  const title = options.title ?? `${METHOD_LABEL[first.method]} · ${results.length} image${results.length === 1 ? '' : 's'} · layer ${first.layer}` +
+  const title = options.title ?? `${methodLabel(first.method)} · ${results.length} image${results.length === 1 ? '' : 's'} · layer ${first.layer}` +
     (shown.length < results.length ? ` (first ${shown.length})` : '');
   const cells: GridCell[] = shown.map((r, i) => {
     const label = `#${i} ${classLabel(r)}`;
-    if (r.method === 'cam' || r.method === 'gradCam') {
-      return { label, image: r.input, map: shownMap(r, options.resolution ?? 'layer'), staticMap: r.upsampled };
-    }
-    return { label, image: r.method === 'gap' ? r.input : guidedImage(r) };
+    if (hasInputImage(r)) return { label, image: guidedImage(r) };
+    if (hasMapForms(r)) return { label, image: r.input, map: shownMap(r, options.resolution ?? 'layer'), staticMap: r.upsampled };
+    return { label, image: r.input };
   });
   const fig = gridFigure(cells, title, options);
   return { ...fig, summary: `${title}: ${shown.map((r) => classLabel(r)).join(' | ')}` };

@@ -4,6 +4,7 @@
  * figures.ts; nothing here touches tfjs or the DOM, so figures can be made and tested anywhere.
  */
 import type { NDArray } from '../explain/types';
+import { displayGradient, resizeBilinear } from '../explain/maps';
 import type { ColormapName } from './colormap';
 import { TslabCamError } from '../errors';
 
@@ -185,49 +186,11 @@ export function displayImage(image: NDArray): NDArray {
 
 /**
  * Guided backprop / guided Grad-CAM gradients scaled for viewing the way the Grad-CAM paper shows
- * them: centre on the mean, divide by the standard deviation, shrink to 0.1 and shift to 0.5, so
- * zero gradient is mid-grey and strong positive/negative evidence stands out; clipped to [0, 1].
+ * them (explain's displayGradient: mean → 0.5, one standard deviation → ±0.1, clipped to [0, 1]).
  */
 export function guidedDisplay(gradient: NDArray): NDArray {
-  const n = gradient.data.length;
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += gradient.data[i];
-  mean /= Math.max(1, n);
-  let varSum = 0;
-  for (let i = 0; i < n; i++) varSum += (gradient.data[i] - mean) ** 2;
-  const std = Math.sqrt(varSum / Math.max(1, n));
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = ((gradient.data[i] - mean) / (std + 1e-5)) * 0.1 + 0.5;
-    out[i] = Math.min(1, Math.max(0, v));
-  }
-  return { data: out, shape: gradient.shape };
+  return { data: displayGradient(gradient.data), shape: gradient.shape };
 }
 
-/**
- * Bilinear resize of an (h, w) map to (H, W) with half-pixel centres (as tf.image.resizeBilinear
- * without alignCorners), for overlays when the result carries no upsampled map of that size.
- */
-export function resizeBilinear(map: NDArray, H: number, W: number): NDArray {
-  const [h, w] = expectRank(map, [2], 'map');
-  if (h === H && w === W) return map;
-  const out = new Float32Array(H * W);
-  const sy = h / H;
-  const sx = w / W;
-  for (let Y = 0; Y < H; Y++) {
-    const fy = Math.min(h - 1, Math.max(0, (Y + 0.5) * sy - 0.5));
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(h - 1, y0 + 1);
-    const ty = fy - y0;
-    for (let X = 0; X < W; X++) {
-      const fx = Math.min(w - 1, Math.max(0, (X + 0.5) * sx - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(w - 1, x0 + 1);
-      const tx = fx - x0;
-      const top = map.data[y0 * w + x0] * (1 - tx) + map.data[y0 * w + x1] * tx;
-      const bottom = map.data[y1 * w + x0] * (1 - tx) + map.data[y1 * w + x1] * tx;
-      out[Y * W + X] = top * (1 - ty) + bottom * ty;
-    }
-  }
-  return { data: out, shape: [H, W] };
-}
+/** The explain layer's bilinear resize (half-pixel centres): the one upsampler of the project. */
+export { resizeBilinear };

@@ -6,7 +6,7 @@
 import type {
   CamResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, NDArray,
 } from '../explain/types';
-import { guidedDisplay, range, resizeBilinear } from './spec';
+import { alphaOf, displayGradient, gapOf, guidedProduct, mapForms, reluMap, weightedSum } from '../explain/maps';
 import { mulberry32 as rng } from '../data/prng';
 
 export interface SyntheticOptions {
@@ -29,14 +29,6 @@ export interface SyntheticExample {
   gradCam: GradCamResult;
   guided: GuidedBackpropResult;
   guidedGradCam: GuidedGradCamResult;
-}
-
-/** [0,1] min-max scaling; a constant map becomes zeros (never NaN). */
-function normalize(map: NDArray): NDArray {
-  const { min, max } = range(map.data);
-  const out = new Float32Array(map.data.length);
-  if (max > min) for (let i = 0; i < out.length; i++) out[i] = (map.data[i] - min) / (max - min);
-  return { data: out, shape: map.shape };
 }
 
 /** A smooth colourful scene with a bright blob (the "object") and a weaker one. */
@@ -83,32 +75,29 @@ export function syntheticExample(options: SyntheticOptions = {}): SyntheticExamp
   const w = new Float32Array(K);
   for (let k = 0; k < K; k++) w[k] = k === 0 ? 1.5 : rand() * 1.2 - 0.5;
   const b = 0.1;
-  const F = new Float32Array(K);
-  for (let i = 0; i < Z; i++) for (let k = 0; k < K; k++) F[k] += f[i * K + k] / Z;
-  const M = new Float32Array(Z);
-  for (let i = 0; i < Z; i++) for (let k = 0; k < K; k++) M[i] += w[k] * f[i * K + k];
+  // The explain layer's own equations, on a GAP → Dense head where ∂S_c/∂f_k(x,y) = w_k / Z.
+  const fArr: NDArray = { data: f, shape: [h, h, K] };
+  const F = gapOf(fArr);
+  const M = weightedSum(fArr, w);
   let S = b;
   for (let k = 0; k < K; k++) S += w[k] * F[k];
   const scores = new Float32Array(10).map((_, i) => (i === classIndex ? S : S * 0.3 * (i / 10)));
-  const alpha = w.map((v) => v / Z);
   const grads = new Float32Array(Z * K);
   for (let i = 0; i < Z; i++) for (let k = 0; k < K; k++) grads[i * K + k] = w[k] / Z;
-  const weighted = M.map((v) => v / Z);
-  const L = weighted.map((v) => Math.max(0, v));
+  const alpha = alphaOf(grads, h, h, K);
+  const weighted = weightedSum(fArr, alpha);
+  const L = reluMap(weighted);
   const meta = {
     classIndex, className: options.className, layer, backend: 'synthetic', scoreKind: 'logits' as const, input,
   };
-  const mapForms = (raw: NDArray) => {
-    const normalized = normalize(raw);
-    return { raw, normalized, upsampled: resizeBilinear(normalized, size, size) };
-  };
-  const fArr: NDArray = { data: f, shape: [h, h, K] };
   const cam: CamResult = {
-    ...meta, ...mapForms({ data: M, shape: [h, h] }), method: 'cam', f: fArr, F, Z, w, b, M: { data: M, shape: [h, h] }, S, scores,
+    ...meta, ...mapForms(M, h, h, [size, size]), method: 'cam', f: fArr, F, Z, w, b, M: { data: M, shape: [h, h] }, S, scores,
+    channelWeights: { symbol: 'w', values: w },
   };
   const gradCam: GradCamResult = {
-    ...meta, ...mapForms({ data: L, shape: [h, h] }), method: 'gradCam', f: fArr, grads: { data: grads, shape: [h, h, K] },
+    ...meta, ...mapForms(L, h, h, [size, size]), method: 'gradCam', f: fArr, grads: { data: grads, shape: [h, h, K] },
     alpha, Z, weightedSum: { data: weighted, shape: [h, h] }, L: { data: L, shape: [h, h] }, S, scores,
+    channelWeights: { symbol: 'α', values: alpha },
   };
   // A stand-in input gradient: edges of the image weighted towards the object.
   const gradient = new Float32Array(size * size * 3);
@@ -121,12 +110,11 @@ export function syntheticExample(options: SyntheticOptions = {}): SyntheticExamp
     }
   }
   const gradNd: NDArray = { data: gradient, shape: [size, size, 3] };
-  const guided: GuidedBackpropResult = { ...meta, method: 'guidedBackprop', gradient: gradNd, image: guidedDisplay(gradNd), S };
-  const up = gradCam.upsampled.data;
-  const product = gradient.map((v, i) => v * up[Math.floor(i / 3)]);
+  const guided: GuidedBackpropResult = { ...meta, method: 'guidedBackprop', gradient: gradNd, image: { data: displayGradient(gradient), shape: gradNd.shape }, S };
+  const product = guidedProduct(gradNd, gradCam.upsampled);
   const prodNd: NDArray = { data: product, shape: [size, size, 3] };
   const guidedGradCam: GuidedGradCamResult = {
-    ...meta, method: 'guidedGradCam', product: prodNd, image: guidedDisplay(prodNd), guided, gradCam, S,
+    ...meta, method: 'guidedGradCam', product: prodNd, image: { data: displayGradient(product), shape: prodNd.shape }, guided, gradCam, S,
   };
   return { input, cam, gradCam, guided, guidedGradCam };
 }

@@ -1,0 +1,8 @@
+/**
+ * Loads every built-in method, so each registers itself. A new method is one file plus one line
+ * here; code that needs the registry filled (figures' labels, explain()) imports this module.
+ */
+import './gap';
+import './cam';
+import './gradcam';
+import './guided';
