@@ -29,7 +29,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type * as tf from '@tensorflow/tfjs';
 import { BUILTIN_KINDS, BuiltinKind, SCORE_LAYER, TARGET_LAYER } from '../src/data/architectures';
-import { loadModelFiles, saveModelFiles } from '../src/data/modelFiles';
+import { loadModel, saveModel } from '../src/model/load';
 import { DEFAULT_TRAIN, TrainResult, trainJointly, trainModel } from '../src/data/train';
 import { writeSamples } from '../src/data/samples';
 import { initBackend } from '../src/model/backend';
@@ -143,7 +143,10 @@ function earlierStages(dir: string): unknown[] {
 /** Save a trained model into `dir` with its stage appended to the record, and report it. */
 async function saveStage(args: Args, kind: BuiltinKind, dir: string, model: tf.LayersModel, result: Omit<TrainResult, 'model'>,
   extra: Record<string, unknown>, earlier: unknown[]): Promise<void> {
-  const saved = await saveModelFiles(model, dir);
+  // One weights file whatever the size (the built-ins are small), and no metadata file: this
+  // script writes tslab-cam.json itself.
+  const files = await saveModel(model, dir, { shardBytes: Number.MAX_SAFE_INTEGER, meta: null });
+  const saved = { modelJson: files.modelJson, bytes: files.modelJsonBytes + files.weightBytes };
   const stage = {
     ...extra, head: headOf(model), seed: result.seed, steps: result.steps, batchSize: result.batchSize, learningRate: result.learningRate,
     scenes: result.steps * result.batchSize, ...(args.pool ? { poolSize: args.pool } : {}),
@@ -165,7 +168,7 @@ async function saveStage(args: Args, kind: BuiltinKind, dir: string, model: tf.L
 /** One stage of one model: from scratch, continued, or (digits-fc) its head on digits-gap's conv blocks. */
 async function trainOne(args: Args, kind: BuiltinKind): Promise<void> {
   const dir = path.join(args.out, kind);
-  const start = args.continue ? await loadModelFiles(path.join(dir, 'model.json')) : undefined;
+  const start = args.continue ? await loadModel(path.join(dir, 'model.json')) : undefined;
   const earlier = args.continue ? earlierStages(dir) : [];
   // A fresh digits-fc borrows digits-gap's conv blocks and trains its head on them first.
   const transfer = kind === 'digits-fc' && !args.continue && !args.full;
@@ -174,7 +177,7 @@ async function trainOne(args: Args, kind: BuiltinKind): Promise<void> {
     throw new Error(`digits-fc starts from digits-gap's conv blocks, but ${featuresPath} does not exist. ` +
       'Train digits-gap first (npm run train -- --model digits-gap), pass --features PATH/model.json, or train from scratch with --full.');
   }
-  const features = featuresPath ? await loadModelFiles(featuresPath) : undefined;
+  const features = featuresPath ? await loadModel(featuresPath) : undefined;
   const bar = createProgress({ total: args.steps, label: `train ${kind}`, mode: 'terminal' });
   const result = await trainModel({
     kind, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool, initialWeights: start,
@@ -198,8 +201,8 @@ async function trainBoth(args: Args): Promise<void> {
   for (const d of Object.values(dirs)) {
     if (!fs.existsSync(path.join(d, 'model.json'))) throw new Error(`--joint continues both models, but ${d}/model.json does not exist: train them first.`);
   }
-  const gap = await loadModelFiles(path.join(dirs.gap, 'model.json'));
-  const fc = await loadModelFiles(path.join(dirs.fc, 'model.json'));
+  const gap = await loadModel(path.join(dirs.gap, 'model.json'));
+  const fc = await loadModel(path.join(dirs.fc, 'model.json'));
   const bar = createProgress({ total: args.steps, label: 'train digits-gap + digits-fc', mode: 'terminal' });
   const result = await trainJointly({
     gap, fc, fcGradientScale: args.fcGradScale, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool,

@@ -2,30 +2,53 @@
  * tslab-cam: GAP → CAM → Grad-CAM → Guided Backprop → Guided Grad-CAM for TensorFlow.js models,
  * checked equation by equation and shown inline in tslab notebooks.
  *
- * Layers: model (load, inspect, scores, engine) → explain (math, plain data) → render (figures)
- * → notebook (display bundles for tslab).
+ * Layers: model (load, inspect, engine) → explain (methods, plain data) → render (figures)
+ * → notebook (display bundles for tslab). The root holds what a notebook user calls; the rest
+ * sits in namespaces: `model`, `math`, `methods`, `render`, `display`.
  */
+import * as explainLayer from './explain';
+import { withDisplay } from './notebook';
+
 export { TslabCamError, type ErrorCode } from './errors';
-export { initBackend, backendInfo, type BackendInfo, type BackendName, type BackendOptions } from './model/backend';
-export { listLayers, findTargetLayer, resolveLayer, type LayerInfo } from './model/inspect';
-export { findGapHead, type GapHead } from './model/head';
-export { loadModel, saveModel, modelFileIOHandler, weightSpecBytes, DEFAULT_MAX_WEIGHT_BYTES, DEFAULT_SHARD_BYTES,
-  type ModelSource, type LoadModelOptions, type SaveModelOptions, type SavedModelFiles } from './model/load';
-export { builtinNames, builtinSamples, modelMetaOf, readModelMeta, type ModelMeta, type BuiltinSample } from './model/builtin';
+export { tf, initBackend, backendInfo, type BackendInfo, type BackendName, type BackendOptions } from './model/backend';
+export { loadModel, saveModel, type ModelSource, type LoadModelOptions, type SaveModelOptions, type SavedModelFiles } from './model/load';
 export { loadImage, type ImageSource, type LoadImageOptions } from './model/image';
-export { runEngine, type EngineOptions, type EngineOutput, type ClassChoice } from './model/engine';
-export { describeScoreHead, type ScoreKind } from './model/graph';
-export * from './explain';
-export * from './notebook';
-/** Pure figure specs, colour maps and PNG encoding (a namespace: its Rgb differs from the scenes' Rgb). */
+export { builtinNames, builtinSamples, type BuiltinSample, type ModelMeta } from './model/builtin';
+export { listLayers, findTargetLayer, type LayerInfo } from './model/inspect';
+
+// Results and options of the methods.
+export type {
+  NDArray, ResultMeta, MapForms, MapResult, ExplainResult, GapResult, CamResult, GradCamResult, GuidedBackpropResult,
+  GuidedGradCamResult, IdentityCheck, MethodOptions, ExplainOptions, Walkthrough, WalkthroughStep,
+} from './explain';
+
+// Adding a method (see README "Adding a method").
+export {
+  registerMethod, defineWeightsMethod, defineMapMethod, defineLayerMethod, methodNames, methodOf,
+  type LayerPass, type MethodInfo, type RegisteredMethod, type WeightsMethodDef, type MapMethodDef, type LayerMethodDef,
+} from './explain';
+
+// Figures and display: every figure displays itself as a cell's last expression.
+export {
+  show, toBundle, savePng, saveHtml, setDisplayOptions, loadPlotly, registerRenderer, displayable, makeDisplayable,
+  displayableResult, displayableResults, createProgress,
+  heatmap, overlay, classDropdown, layerSlider, featureMaps, comparison, guidedImage, image, bars, gallery,
+} from './notebook';
+
+/** The model layer: engine, graph execution, heads, metadata, file IO. */
+export * as model from './model';
+/** The article's quantities as pure functions on plain arrays (no tfjs). */
+export * as math from './explain/maps';
+/** Every method's registered object (its equation, paper, def) and the identity checks. */
+export * as methods from './explain';
+/** Pure figure specs, colour maps and PNG encoding. */
 export * as render from './render';
+/** Display internals for tslab: bundles, the renderer registry, the kernel writer, progress bars. */
+export * as display from './notebook';
 export { syntheticExample } from './render/synthetic';
-export { tf } from './model/backend';
 
 // The explain layer returns plain data; these wrappers make what it returns display itself as a
 // cell's last expression in tslab (and print one line elsewhere). Same signatures.
-import * as explainLayer from './explain';
-import { withDisplay } from './notebook';
 export const gap = withDisplay(explainLayer.gap);
 export const cam = withDisplay(explainLayer.cam);
 export const gradCam = withDisplay(explainLayer.gradCam);

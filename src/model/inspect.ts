@@ -143,13 +143,3 @@ export function resolveLayer(model: tf.LayersModel, layer?: string | number): La
   }
   return found;
 }
-
-/** The layer object at a LayerInfo path. */
-export function layerAt(model: tf.LayersModel, path: readonly string[]): Layer {
-  let cur: Layer = model;
-  for (const name of path) {
-    if (!isContainer(cur)) throw new TslabCamError('UNKNOWN_LAYER', `'${name}' is not inside a sub-model.`, 'Use a path from listLayers(model).');
-    cur = cur.getLayer(name);
-  }
-  return cur;
-}

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
 import { walkthrough } from '../../src/explain';
 import { TslabCamError } from '../../src/errors';
-import { gapNet, randomImages, vggFlat } from '../fixtures/models';
+import { gapNet, mobileNetV2, randomImages, vggFlat } from '../fixtures/models';
 
 before(async () => {
   await initBackend();
@@ -40,4 +40,31 @@ test('walkthrough on a Flatten model: CAM steps say why they do not apply, Grad-
   assert.equal(wt.step(7).result?.method, 'guidedGradCam');
   img.dispose();
   m.dispose();
+});
+
+test('walkthrough on a 224×224×3 MobileNetV2-style model: runs (no stack overflow on large maps) in two model passes', () => {
+  const engine = require('../../src/model/engine') as { runEngine: (...a: unknown[]) => unknown };
+  const original = engine.runEngine;
+  let passes = 0;
+  engine.runEngine = (...a: unknown[]) => {
+    passes++;
+    return original(...a);
+  };
+  const m = mobileNetV2({ size: 224 });
+  const img = randomImages(1, 224, 5);
+  const n = tf.memory().numTensors;
+  try {
+    const wt = walkthrough(m, img);
+    assert.equal(passes, 2, 'one pass at the layer (GAP, CAM, Grad-CAM) and one guided pass to the input');
+    assert.equal(tf.memory().numTensors, n);
+    const gb = wt.step(6).result as unknown as { gradient: { shape: number[] } };
+    assert.deepEqual(gb.gradient.shape, [224, 224, 3]);
+    assert.match(String(wt.step(6).numbers['max |G|']), /^\d\.\d{3}e[+-]\d+$/);
+    assert.ok(Number(wt.step(5).numbers['max L_c']) >= 0);
+    assert.ok(wt.steps.every((s) => s.checks.every((c) => c.pass)), 'every identity that ran passed');
+  } finally {
+    engine.runEngine = original;
+    img.dispose();
+    m.dispose();
+  }
 });
