@@ -2,16 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { GapHead, denseWeights, findGapHead } from '../model/head';
 import { LayerInfo } from '../model/inspect';
-import { gapFeatureLayer, modelGapOutput } from './gap';
+import { gapFeatureLayer, gapHeadOf, modelGapOutput } from './gap';
 import { gapOf, weightedSum } from './maps';
 import { defineMapMethod } from './mapmethod';
 import type { MethodOptions } from './registry';
 import type { CamParts, CamResult } from './types';
 import { camIdentities } from './verify';
 
-/** The GAP head, or the error that explains why CAM needs one (and at which layer). */
-export function requireGapHead(model: tf.LayersModel, layer?: LayerInfo): GapHead {
-  const head = findGapHead(model);
+/** The GAP head (`head`, or searched), or the error that explains why CAM needs one (and at which layer). */
+export function requireGapHead(model: tf.LayersModel, layer?: LayerInfo, head: GapHead | null = findGapHead(model)): GapHead {
   if (!head) {
     throw new TslabCamError('NOT_GAP_MODEL',
       `CAM needs a GlobalAveragePooling2D → Dense head: its weights w_k^c connect each feature map's average F_k to the score S_c. Model '${model.name}' has no such head (e.g. it flattens the feature maps), so w_k^c do not exist.`,
@@ -26,8 +25,8 @@ export function requireGapHead(model: tf.LayersModel, layer?: LayerInfo): GapHea
 }
 
 /** For each class in `classes`: w^c, the Dense weights from each F_k into class c, and the bias b_c. */
-function classWeights(model: tf.LayersModel, classIndices: readonly number[]): Array<{ w: Float32Array; b: number }> {
-  const { W, b, K, classes } = denseWeights(model, requireGapHead(model));
+function classWeights(model: tf.LayersModel, head: GapHead, classIndices: readonly number[]): Array<{ w: Float32Array; b: number }> {
+  const { W, b, K, classes } = denseWeights(model, head);
   return classIndices.map((c) => ({ w: Float32Array.from({ length: K }, (_, k) => W[k * classes + c]), b: b[c] }));
 }
 
@@ -44,9 +43,9 @@ export const CAM = defineMapMethod<CamParts, { readonly modelF?: Float32Array; r
   paper: 'Zhou et al., Learning Deep Features for Discriminative Localization, CVPR 2016 (arXiv:1512.04150)',
   needs: 'forward',
   defaultLayer: gapFeatureLayer,
-  check: ({ model, layer }) => void requireGapHead(model, layer),
+  check: (ctx) => void requireGapHead(ctx.model, ctx.layer, gapHeadOf(ctx)),
   batch: (ctx) => {
-    const weights = classWeights(ctx.model, ctx.pass.classIndices);
+    const weights = classWeights(ctx.model, requireGapHead(ctx.model, undefined, gapHeadOf(ctx)), ctx.pass.classIndices);
     return modelGapOutput(ctx).map((modelF, i) => ({ modelF, ...weights[i] }));
   },
   map: (pass) => {

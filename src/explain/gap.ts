@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { findGapHead } from '../model/head';
 import { gapOf } from './maps';
-import { BatchContext, defineLayerMethod } from './runner';
+import { BatchContext, CallContext, defineLayerMethod } from './runner';
+import type { GapHead } from '../model/head';
 import { gapIdentities } from './verify';
 import type { GapResult } from './types';
 import type { MethodOptions } from './registry';
@@ -11,7 +12,7 @@ import type { MethodOptions } from './registry';
  * GlobalAveragePooling2D averages: that layer applied to f (no second pass through the network).
  */
 export function modelGapOutput(ctx: BatchContext): Array<Float32Array | undefined> {
-  const head = findGapHead(ctx.model);
+  const head = gapHeadOf(ctx);
   const n = ctx.images.shape[0];
   if (!head || head.featureLayer.name !== ctx.layer.name) return new Array(n).fill(undefined);
   const F = ctx.model.getLayer(head.gapLayer.name).apply(ctx.pass.f) as tf.Tensor2D;
@@ -20,9 +21,14 @@ export function modelGapOutput(ctx: BatchContext): Array<Float32Array | undefine
   return Array.from({ length: n }, (_, i) => data.slice(i * K, (i + 1) * K));
 }
 
+/** The model's GAP → Dense head (or null), searched once per call. */
+export function gapHeadOf(ctx: CallContext): GapHead | null {
+  return ctx.once('gapHead', () => findGapHead(ctx.model));
+}
+
 /** The layer CAM and GAP default to: the one the model's GAP averages, if it has one. */
-export function gapFeatureLayer(model: tf.LayersModel): string | undefined {
-  return findGapHead(model)?.featureLayer.name;
+export function gapFeatureLayer(ctx: CallContext): string | undefined {
+  return gapHeadOf(ctx)?.featureLayer.name;
 }
 
 /**

@@ -44,7 +44,7 @@ export const withGuidedRelu = gradientScope(() => GUIDED);
 
 export { displayGradient, guidedProduct };
 
-function inputLayerName(model: tf.LayersModel): string {
+function inputLayerName({ model }: { model: tf.LayersModel }): string {
   return model.inputs[0].sourceLayer.name;
 }
 

@@ -1,7 +1,7 @@
 /** The explain layer: the article's quantities as plain data, one file per method, all in one registry. */
 export * from './types';
 export { registerMethod, METHODS, methodNames, methodOf, methodLabel, methodInfo, type MethodInfo, type MethodNeeds, type MethodOptions, type RegisteredMethod, type MethodResults } from './registry';
-export { defineLayerMethod, runLayerMethods, tidyData, type LayerMethod, type LayerMethodDef, type LayerPass, type BatchContext, type CheckContext } from './runner';
+export { defineLayerMethod, runLayerMethods, tidyData, type LayerMethod, type LayerMethodDef, type LayerPass, type BatchContext, type CheckContext, type CallContext } from './runner';
 export { defineMapMethod, defineWeightsMethod, type MapMethodDef, type WeightsMethodDef, type WeightParts } from './mapmethod';
 export { isExplainResult, hasMapForms, hasInputImage, isLayerAverages } from './shapes';
 export { GAP, gap, gapBatch } from './gap';

@@ -36,9 +36,18 @@ export interface LayerPass<X = undefined> {
   readonly extra: X;
 }
 
-/** The batch as tensors, for methods that must run the model again (Score-CAM, Ablation-CAM, CAM's GAP check). */
-export interface BatchContext {
+/**
+ * What a method's hooks see of one call. `once(key, fn)` computes a value at most once per call,
+ * shared by every hook and every method of the pass (e.g. the model's GAP head, whose search
+ * walks the whole graph).
+ */
+export interface CallContext {
   readonly model: tf.LayersModel;
+  once<T>(key: string, fn: () => T): T;
+}
+
+/** The batch as tensors, for methods that must run the model again (Score-CAM, Ablation-CAM, CAM's GAP check). */
+export interface BatchContext extends CallContext {
   /** (N, H, W, C) */
   readonly images: tf.Tensor4D;
   readonly layer: LayerInfo;
@@ -48,8 +57,7 @@ export interface BatchContext {
 }
 
 /** Where a method's check looks: the model and the resolved target layer. */
-export interface CheckContext {
-  readonly model: tf.LayersModel;
+export interface CheckContext extends CallContext {
   readonly layer: LayerInfo;
 }
 
@@ -59,9 +67,9 @@ export interface CheckContext {
  */
 export interface LayerMethodDef<R extends object, X = undefined> extends MethodInfo {
   /** Layer to use when the caller names none (default: the last spatial feature map). */
-  defaultLayer?(model: tf.LayersModel): string | number | undefined;
+  defaultLayer?(ctx: CallContext): string | number | undefined;
   /** The layer the method must use whatever the caller asks (guided backprop: the input). */
-  fixedLayer?(model: tf.LayersModel): string;
+  fixedLayer?(ctx: CallContext): string;
   /** Throws a TslabCamError when the method cannot run on this model or layer. */
   check?(ctx: CheckContext): void;
   /** Wraps the engine call (e.g. with guided ReLU gradients). Must call fn synchronously once. */
@@ -108,8 +116,19 @@ export function tidyData<T>(fn: () => T): T {
 
 type AnyDef = LayerMethodDef<object, unknown>;
 
-function layerFor(def: AnyDef, model: tf.LayersModel, options: MethodOptions): string | number | undefined {
-  return def.fixedLayer?.(model) ?? options.layer ?? def.defaultLayer?.(model);
+function layerFor(def: AnyDef, ctx: CallContext, options: MethodOptions): string | number | undefined {
+  return def.fixedLayer?.(ctx) ?? options.layer ?? def.defaultLayer?.(ctx);
+}
+
+function callContext(model: tf.LayersModel): CallContext {
+  const memo = new Map<string, unknown>();
+  return {
+    model,
+    once: <T>(key: string, fn: () => T): T => {
+      if (!memo.has(key)) memo.set(key, fn());
+      return memo.get(key) as T;
+    },
+  };
 }
 
 /**
@@ -119,21 +138,22 @@ function layerFor(def: AnyDef, model: tf.LayersModel, options: MethodOptions): s
  */
 export function runLayerMethods(defs: readonly AnyDef[], model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}, single?: string): Array<Array<ResultMeta & object>> {
   assertLayersModel(model);
+  const call = callContext(model);
   const scopes = new Set(defs.map((d) => d.scope));
-  const spec = new Set(defs.map((d) => layerFor(d, model, options)));
+  const spec = new Set(defs.map((d) => layerFor(d, call, options)));
   if (scopes.size > 1 || spec.size > 1) throw new Error('runLayerMethods: the methods of one pass must share a layer and a scope');
   const layer = resolveLayer(model, [...spec][0]);
-  for (const d of defs) d.check?.({ model, layer });
+  for (const d of defs) d.check?.({ ...call, layer });
   const batch = toBatch(model, image);
   try {
     if (single) assertSingle(batch, single);
     const gradients = defs.some((d) => d.needs === 'gradients' || d.needs === 'input-gradients');
-    const engineOptions = { layer: layer.path.join('/'), classIndex: options.classIndex, scores: options.scores };
-    const call = () => (gradients ? runEngine(model, batch, engineOptions) : runEngine(model, batch, { ...engineOptions, gradients: false }));
+    const engineOptions = { layer, classIndex: options.classIndex, scores: options.scores };
+    const pass = () => (gradients ? runEngine(model, batch, engineOptions) : runEngine(model, batch, { ...engineOptions, gradients: false }));
     const scope = defs[0]?.scope;
-    const out: EngineOutput<tf.Tensor4D | null> = scope ? scope(call) : call();
+    const out: EngineOutput<tf.Tensor4D | null> = scope ? scope(pass) : pass();
     try {
-      const extras = defs.map((d) => (d.batch ? tidyData(() => d.batch!({ model, images: batch, layer, pass: out, options })) : null));
+      const extras = defs.map((d) => (d.batch ? tidyData(() => d.batch!({ ...call, images: batch, layer, pass: out, options })) : null));
       const f = out.f.dataSync() as Float32Array;
       const grads = out.grads ? out.grads.dataSync() as Float32Array : null;
       const scores = out.scores.dataSync() as Float32Array;

@@ -9,8 +9,11 @@ import { withActivationGradientsOnly } from './patches/kernels';
 export type ClassChoice = number | readonly number[] | 'top1';
 
 export interface EngineOptions {
-  /** Target layer: name, "outer/inner" path or index; default: the last spatial feature map. */
-  readonly layer?: string | number;
+  /**
+   * Target layer: name, "outer/inner" path or index; default: the last spatial feature map. A
+   * LayerInfo already resolved for this model is used as it is (the runner resolves it once).
+   */
+  readonly layer?: string | number | LayerInfo;
   /** One class for all images, one per image, or each image's top-1 prediction (default). */
   readonly classIndex?: ClassChoice;
   /** 'logits' (default): S_c before softmax/sigmoid, as the article defines it. */
@@ -121,7 +124,7 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
 export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options?: EngineOptions): EngineOutput;
 export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput<tf.Tensor4D | null> {
   assertLayersModel(model);
-  const layer = resolveLayer(model, options.layer);
+  const layer = typeof options.layer === 'object' && options.layer !== null ? options.layer : resolveLayer(model, options.layer);
   const scoreKind: ScoreKind = options.scores ?? 'logits';
   if (scoreKind !== 'logits' && scoreKind !== 'probabilities') {
     throw new TslabCamError('BAD_OPTION', `scores must be 'logits' or 'probabilities', got ${String(scoreKind)}.`, "Use scores: 'logits' (the article's S_c) or 'probabilities'.");
