@@ -15,12 +15,12 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BUILTIN_KINDS, BuiltinKind } from '../src/data/architectures';
 import { AccuracyReport, EVAL_SEED, evaluateAccuracy, evaluationScenes } from '../src/data/evaluate';
-import { POINTING_TOLERANCE, rate } from '../src/data/pointing';
+import { POINTING_TOLERANCE, rate } from '../src/eval/pointing';
 import { initBackend } from '../src/model/backend';
 import { META_FILE, ModelMeta, packageRoot } from '../src/model/builtin';
 import { loadModel } from '../src/model/load';
 import { createProgress } from '../src/notebook/progress';
-import { Method, PointingReport, combined, pointingGame } from './pointing-game';
+import { Method, PointingReport, combined, pointingGame } from '../src/eval/pointing';
 
 interface Args {
   models: BuiltinKind[];

@@ -13,8 +13,7 @@ import { TslabCamError } from '../../src/errors';
 import { loadModel } from '../../src/model/load';
 import { accuracyOf, evaluationScenes, predictScenes } from '../../src/data/evaluate';
 import { SAMPLE_SPECS, sampleScene } from '../../src/data/samples';
-import { rate } from '../../src/data/pointing';
-import { combined, pointingGame } from '../../scripts/pointing-game';
+import { combined, pointingGame, rate } from '../../src/eval/pointing';
 
 /**
  * Floors the shipped weights must reach on the fixed 200-scene sample (100 single-digit,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { argmax2d, emptyTally, pointsInto, rate, recordPointing } from '../../src/data/pointing';
+import { argmax2d, emptyTally, pointsInto, rate, recordPointing } from '../../src/eval/pointing';
 import { generateScene } from '../../src/data/scenes';
 
 test('argmax2d finds the maximum; a constant map is flat', () => {

@@ -1,0 +1,2 @@
+/** The eval layer: measures over the explain layer's results (plain data in, plain data out). */
+export * from './pointing';
