@@ -26,11 +26,13 @@ export class CanvasSlot {
 
   /**
    * The slot's canvas at `width`×`height`, in the state of a new canvas: transparent pixels,
-   * default context state. Assigning width and height does that reset even at the same size
-   * (HTML canvas rule, which @napi-rs/canvas follows), and frees the previous surface now.
+   * default context state. At the same size `ctx.reset()` does that and keeps the surface; a new
+   * size is assigned, which resets too (HTML canvas rule, followed by @napi-rs/canvas) and frees
+   * the previous surface now.
    */
   fresh(width: number, height: number): { canvas: Canvas; ctx: SKRSContext2D } {
     if (!this.canvas) this.canvas = createCanvas(width, height);
+    else if (this.canvas.width === width && this.canvas.height === height) this.canvas.getContext('2d').reset();
     else {
       this.canvas.width = width;
       this.canvas.height = height;
