@@ -1,55 +1,155 @@
 /**
- * Soak benchmark: 1,000 explanations in a loop (Grad-CAM, CAM and guided backprop in turn) on a
- * fixed model, reporting tensor counts and RSS growth. Writes its section of BENCHMARKS.md.
- * Target: tensors constant, RSS growth ≤ 5% after warm-up.
+ * Soak benchmarks, both in one synchronous loop each (a notebook cell or script that never yields):
+ *  1. 1,000 explanations (Grad-CAM, CAM and guided backprop in turn) on a fixed model;
+ *  2. 1,000 `toBundle` calls over a mix of figures and 200 `savePng` calls (issue 19: canvases
+ *     whose native memory waited for an event-loop turn made this grow ~6 MiB per figure).
+ * Reports tensor counts and RSS growth; writes its section of BENCHMARKS.md.
+ * Targets: tensors constant, RSS growth ≤ 5% after warm-up. Run with --expose-gc (npm run bench
+ * does) so the before/after readings are taken after a full collection; RSS is still noisy.
  */
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { initBackend } from '../src/model/backend';
 import { explain } from '../src/explain';
+import type { GradCamResult } from '../src/explain/types';
 import { tf } from '../src/index';
+import { savePng, toBundle } from '../src/notebook';
+import {
+  barsFigure, classDropdownFigure, comparisonFigure, galleryFigure, guidedFigure, heatmapFigure, overlayFigure, resultFeatureMapsFigure,
+} from '../src/render/figures';
+import { syntheticExample } from '../src/render/synthetic';
 import { gapNet, randomImages } from '../test/fixtures/models';
 import { writeSection } from './sections';
 
 const ROUNDS = Number(process.env.SOAK_ROUNDS ?? 1000);
+const BUNDLES = Number(process.env.SOAK_BUNDLES ?? 1000);
+const SAVES = Number(process.env.SOAK_SAVES ?? 200);
+const MiB = 2 ** 20;
+
+interface Reading {
+  tensors0: number;
+  tensors1: number;
+  maxTensors: number;
+  rss0: number;
+  rss1: number;
+  maxRss: number;
+  ms: number;
+}
+
+/** Runs `step(i)` `rounds` times after `warmup` calls, reading tensors and RSS around the loop. */
+function soak(rounds: number, warmup: number, step: (i: number, measured: boolean) => void): Reading {
+  // Warm-up: first calls allocate caches (kernels, wasm memory, canvases, V8 heap) that are not growth.
+  for (let i = 0; i < warmup; i++) step(i, false);
+  global.gc?.();
+  const tensors0 = tf.memory().numTensors;
+  const rss0 = process.memoryUsage().rss;
+  let maxTensors = tensors0;
+  let maxRss = rss0;
+  const t0 = Date.now();
+  for (let i = 0; i < rounds; i++) {
+    step(i, true);
+    maxTensors = Math.max(maxTensors, tf.memory().numTensors);
+    if (i % 50 === 0) maxRss = Math.max(maxRss, process.memoryUsage().rss);
+  }
+  const ms = (Date.now() - t0) / rounds;
+  global.gc?.();
+  return { tensors0, tensors1: tf.memory().numTensors, maxTensors, rss0, rss1: process.memoryUsage().rss, maxRss, ms };
+}
+
+function rows(r: Reading, what: string): string[] {
+  const growth = ((r.rss1 - r.rss0) / r.rss0) * 100;
+  return [
+    '| measure | value | target |',
+    '|---|---|---|',
+    `| tensors before → after (max during) | ${r.tensors0} → ${r.tensors1} (${r.maxTensors}) | constant |`,
+    `| RSS before → after (max during) | ${(r.rss0 / MiB).toFixed(1)} MiB → ${(r.rss1 / MiB).toFixed(1)} MiB (${(r.maxRss / MiB).toFixed(1)} MiB) | |`,
+    `| RSS growth | ${growth.toFixed(2)}% | ≤ 5% |`,
+    `| mean time per ${what} | ${r.ms.toFixed(1)} ms | |`,
+  ];
+}
+
+/** The figures of the render soak: real results of the model and larger synthetic ones, built anew per call. */
+function figureMakers(model: tf.LayersModel, image: tf.Tensor4D): { name: string; make: () => unknown }[] {
+  const batch = tf.concat([image, image, image, image]);
+  const [gc] = explain(model, image, { method: 'gradCam' });
+  const [camR] = explain(model, image, { method: 'cam', classIndex: 3 });
+  const [guided] = explain(model, image, { method: 'guidedGradCam' });
+  const gallery = explain(model, batch, { method: 'gradCam', classIndex: [0, 1, 2, 3] });
+  const classes = [0, 1, 2].map((c) => explain(model, image, { method: 'gradCam', classIndex: c })[0]) as GradCamResult[];
+  batch.dispose();
+  const s224 = syntheticExample({ size: 224, layerSize: 7 });
+  const s448 = syntheticExample({ size: 448, layerSize: 14, channels: 16, seed: 3 });
+  const many = Array.from({ length: 8 }, (_, i) => syntheticExample({ size: 224, layerSize: 7, seed: 10 + i }).gradCam);
+  return [
+    { name: 'Grad-CAM result (64²)', make: () => gc },
+    { name: 'CAM result (64²)', make: () => camR },
+    { name: 'guided Grad-CAM result (64²)', make: () => guided },
+    { name: 'batch of 4 (gallery, 64²)', make: () => gallery },
+    { name: 'top-3 classes (dropdown, 64²)', make: () => classes },
+    { name: 'overlay 448²', make: () => overlayFigure(s448.gradCam) },
+    { name: 'heatmap 14²', make: () => heatmapFigure(s448.gradCam.raw, { colormap: 'jet' }) },
+    { name: 'feature maps 16 × 14²', make: () => resultFeatureMapsFigure(s448.gradCam) },
+    { name: 'comparison 224²', make: () => comparisonFigure(s224) },
+    { name: 'gallery 8 × 224²', make: () => galleryFigure(many) },
+    { name: 'guided Grad-CAM 448²', make: () => guidedFigure(s448.guidedGradCam) },
+    { name: 'class dropdown 224²', make: () => classDropdownFigure([s224.gradCam, s224.cam]) },
+    { name: 'bars', make: () => barsFigure(Array.from(s448.gradCam.alpha)) },
+  ];
+}
 
 async function main(): Promise<void> {
   const info = await initBackend();
   const model = gapNet({ size: 64, depth: 3, width: 16, classes: 10 });
   const image = randomImages(1, 64, 1);
   const methods = ['gradCam', 'cam', 'guidedBackprop'] as const;
-  // Warm-up: first calls allocate caches (kernels, wasm memory) that are not growth.
-  for (let i = 0; i < 50; i++) explain(model, image, { method: methods[i % 3] });
-  global.gc?.();
-  const tensors0 = tf.memory().numTensors;
-  const rss0 = process.memoryUsage().rss;
-  const t0 = Date.now();
-  let maxTensors = tensors0;
-  for (let i = 0; i < ROUNDS; i++) {
+  const ex = soak(ROUNDS, 50, (i) => {
     explain(model, image, { method: methods[i % 3], classIndex: i % 10 });
-    maxTensors = Math.max(maxTensors, tf.memory().numTensors);
-  }
-  global.gc?.();
-  const rss1 = process.memoryUsage().rss;
-  const tensors1 = tf.memory().numTensors;
-  const growth = ((rss1 - rss0) / rss0) * 100;
-  const ms = (Date.now() - t0) / ROUNDS;
+  });
+
+  const makers = figureMakers(model, image);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-soak-'));
+  // One loop: every call renders a bundle; every (BUNDLES / SAVES)-th also writes a PNG file.
+  const every = Math.max(1, Math.round(BUNDLES / Math.max(1, SAVES)));
+  let saved = 0;
+  let pngBytes = 0;
+  const warmup = 8 * makers.length;
+  const render = soak(BUNDLES, warmup, (i, measured) => {
+    const value = makers[i % makers.length].make();
+    const png = toBundle(value).data['image/png'] ?? '';
+    if (measured) pngBytes += png.length;
+    if (i % every === every - 1) {
+      savePng(value, path.join(dir, `figure-${i % 10}.png`));
+      if (measured) saved++;
+    }
+  });
+  fs.rmSync(dir, { recursive: true });
+
+  const date = new Date().toISOString().slice(0, 10);
   const body = [
-    `## Soak: ${ROUNDS} explanations in a loop`,
+    `## Soak: ${ROUNDS} explanations, then ${BUNDLES} figures and ${saved} PNG files, each in one synchronous loop`,
     '',
-    `${new Date().toISOString().slice(0, 10)}, backend ${info.name}, Node ${process.version}; Grad-CAM, CAM and guided backprop in turn on a 64×64 GAP CNN (${ROUNDS} calls after 50 warm-up calls). Command: \`npm run bench\` (or \`node -r ts-node/register bench/soak.ts\`).`,
+    `${date}, backend ${info.name}, Node ${process.version}, ${os.cpus().length} cores (shared and loaded while measured). ` +
+    'Command: `npm run bench` (or `node --expose-gc -r ts-node/register bench/soak.ts`); before/after readings follow a full GC.',
     '',
-    '| measure | value | target |',
-    '|---|---|---|',
-    `| tensors before → after (max during) | ${tensors0} → ${tensors1} (${maxTensors}) | constant |`,
-    `| RSS before → after | ${(rss0 / 2 ** 20).toFixed(1)} MiB → ${(rss1 / 2 ** 20).toFixed(1)} MiB | |`,
-    `| RSS growth | ${growth.toFixed(2)}% | ≤ 5% |`,
-    `| mean time per explanation | ${ms.toFixed(1)} ms | |`,
+    `**Explanations**: Grad-CAM, CAM and guided backprop in turn on a 64×64 GAP CNN (${ROUNDS} calls after 50 warm-up calls).`,
+    '',
+    ...rows(ex, 'explanation'),
+    '',
+    `**Figures**: \`toBundle\` (plotly JSON, HTML, PNG fallback) of ${makers.length} kinds in turn, built anew each call, ` +
+    `with \`savePng\` of every ${every}th (${BUNDLES} bundles and ${saved} files after ${warmup} warm-up calls; ` +
+    `${(pngBytes / BUNDLES / 1024).toFixed(0)} KiB of base64 PNG per bundle on average): ${makers.map((m) => m.name).join(', ')}. ` +
+    'Before the canvases were reused (issue 19; measured 2026-11-30 on the code of commit 4ea4995), this loop with 130 ' +
+    'bundles and 26 files grew RSS from 392 to 932 MiB (+138%), and 150 renders of one 448² overlay figure by 921 MiB ' +
+    '(test/render/png.test.ts).',
+    '',
+    ...rows(render, 'figure'),
   ].join('\n');
   console.log(body);
   writeSection(path.join(__dirname, '..', 'BENCHMARKS.md'), 'bench:soak', body);
   image.dispose();
   model.dispose();
-  if (tensors1 !== tensors0) process.exitCode = 1;
+  if (ex.tensors1 !== ex.tensors0 || render.tensors1 !== render.tensors0) process.exitCode = 1;
 }
 
 void main();

@@ -1,8 +1,9 @@
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
-import { createCanvas, loadImage as decodeWithCanvas, type Image } from '@napi-rs/canvas';
+import { loadImage as decodeWithCanvas, type Image } from '@napi-rs/canvas';
 import { TslabCamError } from '../errors';
 import { ModelMeta, modelMetaOf } from './builtin';
+import { CanvasSlot, canvasPixels } from './canvas';
 
 /**
  * Images in, model input out: decode a PNG/JPEG (path, URL or bytes) with @napi-rs/canvas, resize
@@ -171,6 +172,13 @@ export function rgbaToTensor(rgba: Uint8ClampedArray | Uint8Array, height: numbe
 }
 
 /**
+ * The canvas every loadImage resizes on: reused, and read back without getImageData, so loading
+ * images in a loop holds no native memory per image (model/canvas.ts). The decoded Image itself
+ * is still freed by its finaliser; decoding awaits, so the event loop turns between images.
+ */
+const resizeSlot = new CanvasSlot();
+
+/**
  * Load an image as the input a model expects: decode (PNG/JPEG from a path, an http(s) URL — only
  * that URL is fetched — or bytes), resize to the model's input size (bilinear-quality canvas
  * scaling; transparent pixels over white) and scale by its inputRange. Returns a (1, H, W, C)
@@ -180,14 +188,14 @@ export async function loadImage(source: ImageSource, options: LoadImageOptions =
   const { bytes, from } = await imageBytes(source, options.timeoutMs);
   const img = await decodeImage(bytes, from);
   const prep = resolvePreprocessing(options, [img.height, img.width]);
-  const canvas = createCanvas(prep.width, prep.height);
-  const ctx = canvas.getContext('2d');
+  // From here to the pixels nothing awaits, so the shared canvas is this call's alone.
+  const { canvas, ctx } = resizeSlot.fresh(prep.width, prep.height);
   // White under transparency, the way image viewers show a PNG with alpha.
   ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, 0, prep.width, prep.height);
   ctx.imageSmoothingEnabled = true;
   ctx.imageSmoothingQuality = 'high';
   ctx.drawImage(img, 0, 0, prep.width, prep.height);
-  const data = ctx.getImageData(0, 0, prep.width, prep.height).data;
-  return rgbaToTensor(data, prep.height, prep.width, prep.channels, prep.inputRange);
+  const { px } = canvasPixels(canvas);
+  return rgbaToTensor(px, prep.height, prep.width, prep.channels, prep.inputRange);
 }

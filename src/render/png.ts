@@ -2,8 +2,14 @@
  * PNG rendering of figures' static scenes with @napi-rs/canvas (a prebuilt binary, so no system
  * cairo is needed). These PNGs are the fallback wherever plotly cannot run: GitHub, untrusted
  * notebooks, JavaScript disabled, exported files.
+ *
+ * Every canvas here is one of a few reused ones (model/canvas.ts says why: a new canvas or an
+ * ImageData per figure held its native memory until the event loop turned, 3.5 MiB a figure in
+ * a synchronous loop). Reuse changes no byte: each use starts from a freshly reset canvas.
  */
-import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
+import type { SKRSContext2D } from '@napi-rs/canvas';
+import { CanvasSlot, encodeRgbaJpeg, encodeRgbaPng, putPixels } from '../model/canvas';
+import { readPngPixels } from '../model/pngRead';
 import type { NDArray } from '../explain/types';
 import { colormapTable, type ColormapName } from './colormap';
 import { encodePng8 } from './png8';
@@ -64,25 +70,19 @@ export function overlayPixels(image: NDArray, map: NDArray, name: ColormapName, 
 
 /** Encodes RGBA pixels as PNG bytes. */
 export function encodePng(px: Uint8ClampedArray, width: number, height: number): Buffer {
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
-  const data = ctx.createImageData(width, height);
-  data.data.set(px);
-  ctx.putImageData(data, 0, 0);
-  return canvas.toBuffer('image/png');
+  return encodeRgbaPng(px, width, height);
 }
 
 /** An image as a PNG (or JPEG, much smaller for photographs) data: URI, for plotly image traces. */
 export function imageDataUri(image: NDArray, format: 'png' | 'jpeg' = 'png'): string {
   const { px, width, height } = imagePixels(image);
   if (format === 'png') return 'data:image/png;base64,' + encodePng(px, width, height).toString('base64');
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
-  const data = ctx.createImageData(width, height);
-  data.data.set(px);
-  ctx.putImageData(data, 0, 0);
-  return 'data:image/jpeg;base64,' + canvas.encodeSync('jpeg', 80).toString('base64');
+  return 'data:image/jpeg;base64,' + encodeRgbaJpeg(px, width, height, 80).toString('base64');
 }
+
+/** The figure being drawn, and the small images drawn into it (panels, the colour bar). */
+const sceneSlot = new CanvasSlot();
+const tileSlot = new CanvasSlot();
 
 interface Cell {
   panel: StaticPanel;
@@ -125,11 +125,8 @@ export function sceneSize(scene: StaticScene): { width: number; height: number }
 
 /** Draws RGBA pixels scaled into a box, keeping the aspect ratio; nearest-neighbour so cells stay visible. */
 function drawPixels(ctx: SKRSContext2D, px: Uint8ClampedArray, pw: number, ph: number, x: number, y: number, w: number, h: number): void {
-  const tile = createCanvas(pw, ph);
-  const tctx = tile.getContext('2d');
-  const data = tctx.createImageData(pw, ph);
-  data.data.set(px);
-  tctx.putImageData(data, 0, 0);
+  const { canvas: tile, ctx: tctx } = tileSlot.fresh(pw, ph);
+  putPixels(tctx, px, pw, ph);
   const scale = Math.min(w / pw, h / ph);
   const dw = pw * scale;
   const dh = ph * scale;
@@ -216,11 +213,8 @@ function drawColorbar(ctx: SKRSContext2D, bar: NonNullable<StaticScene['colorbar
     const t = Math.round(((steps - 1 - i) / (steps - 1)) * 255);
     px.set([lut[t * 3], lut[t * 3 + 1], lut[t * 3 + 2], 255], i * 4);
   }
-  const tile = createCanvas(1, steps);
-  const tctx = tile.getContext('2d');
-  const data = tctx.createImageData(1, steps);
-  data.data.set(px);
-  tctx.putImageData(data, 0, 0);
+  const { canvas: tile, ctx: tctx } = tileSlot.fresh(1, steps);
+  putPixels(tctx, px, 1, steps);
   ctx.imageSmoothingEnabled = true;
   ctx.drawImage(tile, x, y, 14, h);
   ctx.fillStyle = '#222';
@@ -246,8 +240,7 @@ export interface PngOptions {
 /** Renders a figure's static scene to PNG bytes (white background, titles, colour bar). */
 export function renderScenePng(scene: StaticScene, options: PngOptions = {}): Buffer {
   const { cells, width, height } = layoutScene(scene);
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
+  const { canvas, ctx } = sceneSlot.fresh(width, height);
   ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, 0, width, height);
   if (scene.title) {
@@ -263,10 +256,11 @@ export function renderScenePng(scene: StaticScene, options: PngOptions = {}): Bu
     drawColorbar(ctx, scene.colorbar, width - COLORBAR_W + 4, top, bottom - top);
   }
   const encoding = options.encoding ?? 'auto';
-  if (encoding === 'truecolor') return canvas.toBuffer('image/png');
-  const px = ctx.getImageData(0, 0, width, height).data;
-  if (encoding === 'indexed') return encodePng8(px, width, height);
   const truecolor = canvas.toBuffer('image/png');
+  if (encoding === 'truecolor') return truecolor;
+  // The drawn pixels, read back from the lossless PNG rather than getImageData (see above).
+  const { px } = readPngPixels(truecolor);
+  if (encoding === 'indexed') return encodePng8(px, width, height);
   if (truecolor.length <= (options.maxTruecolorBytes ?? 48 * 1024)) {
     // Small already: use the palette form only when it is lossless and smaller.
     const indexed = countColours(px, 257) <= 256 ? encodePng8(px, width, height) : null;
