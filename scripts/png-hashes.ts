@@ -157,7 +157,7 @@ async function samplesAndImages(): Promise<void> {
   await tensorHash('jpeg/model', tc.loadImage(jpeg, { model }));
   await tensorHash('jpeg/size224', tc.loadImage(jpeg, { size: 224 }));
   await tensorHash('alpha/native', tc.loadImage(alphaPng));
-  await tensorHash('alpha/size64gray', tc.loadImage(alphaPng, { model: { ...tc.modelMetaOf(model)!, channels: 1 } }));
+  await tensorHash('alpha/size64gray', tc.loadImage(alphaPng, { model: { ...tc.model.modelMetaOf(model)!, channels: 1 } }));
   // Real explanations of the built-in model, shown as their renderers show them.
   const x = await tc.loadImage(samples[1].path, { model });
   const both = tc.tf.concat([x, x]);
