@@ -34,6 +34,7 @@ Target layers (torchvision module name <-> the Keras/tfjs layer with the same ou
 """
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -119,7 +120,9 @@ class Bench:
                     model(x)
             return forward, None, "model(x) under torch.no_grad()", lambda: None
         if row == "guided":
-            guided = self.pgc.GuidedBackpropReLUModel(model, device="cpu")
+            # On a copy: pgc puts back one shared, not-in-place nn.ReLU for every ReLU it swapped,
+            # which would change the later rows' model (and make a hook on one ReLU fire at all).
+            guided = self.pgc.GuidedBackpropReLUModel(copy.deepcopy(model), device="cpu")
             has_relu = any(isinstance(m, torch.nn.ReLU) for m in model.modules())
             note = "pgc GuidedBackpropReLUModel, image 0's top-1 score" + (
                 "" if has_relu else "; no nn.ReLU in this model (ReLU6), so pgc applies no guided rule")
