@@ -5,6 +5,7 @@
 #
 # The venv, .venv-convert/ (git-ignored), is made once; a second run reuses it.
 # Why these pins: scripts/python/convert-requirements.txt.
+# --venv-only: make the venv and stop (to time the install, or to run the converter by hand).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +26,6 @@ if [ ! -f "$stamp" ]; then
   echo "make-converter-fixtures: venv ready in $(( $(date +%s) - start )) s, $(du -sh "$venv" | cut -f1)" >&2
 fi
 
+[ "${1:-}" = "--venv-only" ] && exit 0
 TF_CPP_MIN_LOG_LEVEL=2 "$venv/bin/python" scripts/python/make_converter_fixtures.py
 du -sh test/fixtures/converted

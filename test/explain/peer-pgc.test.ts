@@ -52,7 +52,7 @@ const CLASSES_PER_SAMPLE = 3;
 const GATES = { mapCorrelation: 0.9999, mapRelDiff: 1e-3, guidedCorrelation: 0.999 };
 
 /** Pearson correlation; two constant-zero arrays agree perfectly, one zero array against a non-zero one does not. */
-export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
+function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
   let ma = 0;
   let mb = 0;
@@ -78,7 +78,7 @@ function maxAbs(a: ArrayLike<number>): number {
 }
 
 /** max|a − ref| / max|ref|; 0 when both are all zero, ∞ when only ref is. */
-export function peakRelDiff(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+function peakRelDiff(a: ArrayLike<number>, ref: ArrayLike<number>): number {
   let d = 0;
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - ref[i]));
   const peak = maxAbs(ref);
