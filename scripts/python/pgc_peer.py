@@ -6,7 +6,7 @@ Reads one JSON document on stdin, writes one on stdout:
         "requests": [{"id": "...", "model": "digits-gap", "input": "name",
                       "pgc": "GradCAM" | "GradCAMPlusPlus" | ... | "GuidedBackprop",
                       "layer": "relu4", "classIndex": 3}]}
-  out  {"versions": {...}, "results": [{"id": "...", "map": [h*w], "shape": [h, w]}
+  out  {"versions": {...}, "results": [{"id": "...", "map": [h*w], "signed": [h*w], "shape": [h, w]}
                                         | {"id": "...", "gradient": [H*W*C], "shape": [H, W, C]}
                                         | {"id": "...", "error": "..."}]}
 
@@ -16,7 +16,8 @@ the last Dense's softmax/sigmoid left out, so both libraries explain the same pr
 Which map is compared: pytorch-grad-cam's map at the layer's resolution before its own scaling,
 i.e. max(get_cam_image(...), 0), exactly what its compute_cam_per_layer feeds to scale_cam_image
 (which then min-max scales, resizes with cv2 and min-max scales again). tslab-cam's `raw` is the
-same quantity, so no normalisation convention enters the comparison.
+same quantity, so no normalisation convention enters the comparison. "signed" is the map before
+that ReLU, for methods whose sign is a convention (Eigen-CAM's principal component).
 """
 
 import copy
@@ -41,10 +42,12 @@ def cam_result(pgc, model, x, req):
         cam(input_tensor=x, targets=targets)  # forward + backward through pgc's own hooks
         acts = cam.activations_and_grads.activations[0].numpy()
         grads = cam.activations_and_grads.gradients[0].numpy() if cam.activations_and_grads.gradients else None
-        raw = np.maximum(cam.get_cam_image(x, layer, targets, acts, grads, False), 0)[0]
+        signed = cam.get_cam_image(x, layer, targets, acts, grads, False)[0]
     finally:
         cam.activations_and_grads.release()
-    return {"map": raw.astype(np.float64).ravel().tolist(), "shape": list(raw.shape)}
+    raw = np.maximum(signed, 0)
+    return {"map": raw.astype(np.float64).ravel().tolist(), "signed": signed.astype(np.float64).ravel().tolist(),
+            "shape": list(raw.shape)}
 
 
 def guided_result(pgc, model, x, req):

@@ -35,13 +35,15 @@ import { GRADCAM_PYTHON, gradcamUnavailable, ROOT } from '../../scripts/python/v
  * not (yet) registered in this build shows as such in the table and is not compared; adding a
  * method is adding its line here (mind the conventions listed in DESIGN.md, e.g. Eigen-CAM's sign).
  */
-const MAP_METHODS: ReadonlyArray<{ readonly method: string; readonly pgc: string }> = [
+const MAP_METHODS: ReadonlyArray<{ readonly method: string; readonly pgc: string; readonly signFree?: boolean }> = [
   { method: 'gradCam', pgc: 'GradCAM' },
   { method: 'gradCamPlusPlus', pgc: 'GradCAMPlusPlus' },
   { method: 'xGradCam', pgc: 'XGradCAM' },
   { method: 'hiResCam', pgc: 'HiResCAM' },
   { method: 'layerCam', pgc: 'LayerCAM' },
-  { method: 'eigenCam', pgc: 'EigenCAM' },
+  // The principal component's sign is arbitrary in pytorch-grad-cam (its SVD decides); tslab-cam
+  // fixes it by a rule. So pgc's map is taken as ReLU(±projection), whichever sign matches.
+  { method: 'eigenCam', pgc: 'EigenCAM', signFree: true },
   { method: 'scoreCam', pgc: 'ScoreCAM' },
   { method: 'ablationCam', pgc: 'AblationCAM' },
 ];
@@ -85,6 +87,13 @@ function peakRelDiff(a: ArrayLike<number>, ref: ArrayLike<number>): number {
   return peak === 0 ? (d === 0 ? 0 : Infinity) : d / peak;
 }
 
+/** ReLU(s · signed) for the sign s ∈ {+1, −1} that correlates best with `ours`. */
+function matchingSign(ours: ArrayLike<number>, signed: readonly number[]): number[] {
+  const plus = signed.map((v) => Math.max(v, 0));
+  const minus = signed.map((v) => Math.max(-v, 0));
+  return correlation(ours, plus) >= correlation(ours, minus) ? plus : minus;
+}
+
 interface Request {
   readonly id: string;
   readonly model: string;
@@ -94,7 +103,7 @@ interface Request {
   readonly classIndex: number;
 }
 type PeerResult =
-  | { readonly id: string; readonly map: number[]; readonly shape: number[] }
+  | { readonly id: string; readonly map: number[]; readonly signed: number[]; readonly shape: number[] }
   | { readonly id: string; readonly gradient: number[]; readonly shape: number[] }
   | { readonly id: string; readonly error: string };
 
@@ -103,6 +112,7 @@ interface Pair {
   readonly ours: Float32Array;
   readonly request: Request;
   readonly kind: 'map' | 'guided';
+  readonly signFree?: boolean;
 }
 
 /** Runs scripts/python/pgc_peer.py once for every request; results by request id. */
@@ -152,11 +162,11 @@ test('peer correctness: Grad-CAM (and the CAM family as it lands) and guided bac
       const scores = (explainByName(model, x, { method: 'gradCam', classIndex: 0, layer: LAYERS[0] })[0] as { scores: Float32Array }).scores;
       const classes = [...scores.keys()].sort((a, b) => scores[b] - scores[a]).slice(0, CLASSES_PER_SAMPLE);
       for (const c of classes) {
-        for (const { method, pgc } of active) {
+        for (const { method, pgc, signFree } of active) {
           for (const layer of LAYERS) {
             const r = explainByName(model, x, { method, classIndex: c, layer })[0];
             assert.ok(hasRaw(r), `${method} result has a raw map`);
-            pairs.push({ row: `${method} | ${name} | ${layer}`, ours: r.raw.data, kind: 'map',
+            pairs.push({ row: `${method} | ${name} | ${layer}`, ours: r.raw.data, kind: 'map', signFree,
               request: { id: `${method}/${name}/${s.name}/${layer}/${c}`, model: name, input: s.name, pgc, layer, classIndex: c } });
           }
         }
@@ -180,7 +190,7 @@ test('peer correctness: Grad-CAM (and the CAM family as it lands) and guided bac
       failures.push(`${p.request.id}: pytorch-grad-cam: ${ref.error}`);
       continue;
     }
-    const theirs = 'map' in ref ? ref.map : ref.gradient;
+    const theirs = 'map' in ref ? (p.signFree ? matchingSign(p.ours, ref.signed) : ref.map) : ref.gradient;
     assert.equal(p.ours.length, theirs.length, `${p.request.id}: same number of elements (${ref.shape.join('×')})`);
     const r = correlation(p.ours, theirs);
     const rel = peakRelDiff(p.ours, theirs);
