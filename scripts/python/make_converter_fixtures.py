@@ -199,6 +199,18 @@ def main():
     write_readme()
 
 
+# What each folder is, and what tfjs 4.22 does with it (test/model/converted.test.ts checks each).
+FOLDERS = {
+    "keras2-h5": "tf_keras CNN (conv, BN, ReLU, max-pool, depthwise, GAP, Dense) .h5, `--input_format=keras` | loads; output = TensorFlow's; engine = finite differences",
+    "rescaling": "the same CNN after Rescaling(1/255, offset -0.5), .h5 | loads; output = TensorFlow's; engine = finite differences",
+    "normalization": "the same CNN after Normalization(mean, variance), .h5 | refused: MODEL_LOAD, tfjs has no `Normalization` class",
+    "mobilenetv3-small": "tf_keras.applications.MobileNetV3Small, 64x64, alpha 0.5, 10 classes, .h5 | refused: MODEL_LOAD, its `x + 3` is a `TFOpLambda` layer",
+    "mobilenetv3-small-layers": "the MobileNetV3-small layout in standard layers only, 64x64, alpha 0.5, .h5 | loads; output = TensorFlow's; engine = finite differences",
+    "keras3-keras": "Keras 3 CNN (same layout) .keras, `--input_format=keras_keras` | refused: MODEL_LOAD, Keras 3 JSON (InputLayer `batch_shape`)",
+    "saved-model": "keras2-h5's model as a SavedModel, `--output_format=tfjs_graph_model` | `tf.loadGraphModel` loads it; = its layers twin keras2-h5; loadModel: GRAPH_MODEL",
+}
+
+
 def write_readme():
     import importlib.metadata as md
 
@@ -219,9 +231,13 @@ def write_readme():
         "Made by `bash scripts/make-converter-fixtures.sh` (by hand, not in CI): models with random weights built in",
         "TensorFlow, converted by the real `tensorflowjs_converter`, committed unchanged. `expected.json` in each",
         "folder is TensorFlow's own output on the probe input x[i] = sin(0.37 i) (row-major over H, W, C).",
-        "Tests: `test/model/converted.test.ts`. What each folder is: see `scripts/python/make_converter_fixtures.py`.",
+        "Tests: `test/model/converted.test.ts`; the models: `scripts/python/make_converter_fixtures.py`.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + f", Python {sys.version.split()[0]}.",
+        "",
+        "| folder | what | tfjs 4.22 |",
+        "|---|---|---|",
+        *[f"| `{k}` | {v} |" for k, v in FOLDERS.items()],
         "",
         "| file | bytes | sha256 |",
         "|---|--:|---|",
