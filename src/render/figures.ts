@@ -61,7 +61,8 @@ function t(s: string): string {
 }
 
 /** "class 3 (cat)" or "class 3". */
-export function classLabel(r: Pick<ResultMeta, 'classIndex' | 'className'>): string {
+export function classLabel(r: Pick<ResultMeta, 'classIndex' | 'className' | 'target'>): string {
+  if (r.target !== undefined) return r.target;
   return r.className !== undefined && r.className !== '' ? `class ${r.classIndex} (${r.className})` : `class ${r.classIndex}`;
 }
 
