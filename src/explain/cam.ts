@@ -44,7 +44,14 @@ export const CAM = defineMapMethod<CamParts, { readonly modelF?: Float32Array; r
   paper: 'Zhou et al., Learning Deep Features for Discriminative Localization, CVPR 2016 (arXiv:1512.04150)',
   needs: 'forward',
   defaultLayer: gapFeatureLayer,
-  check: ({ model, layer }) => void requireGapHead(model, layer),
+  check: ({ model, layer, options }) => {
+    requireGapHead(model, layer);
+    const t = options.target;
+    if (t !== undefined && typeof t !== 'number' && !Array.isArray(t)) {
+      throw new TslabCamError('BAD_OPTION', 'CAM explains a class score through the Dense weights w_k^c; a target function has no such weights.',
+        'Use a gradient method (gradCam, hiResCam, …) for a target function, or pass a class index.');
+    }
+  },
   batch: (ctx) => {
     const weights = classWeights(ctx.model, ctx.pass.classIndices);
     return modelGapOutput(ctx).map((modelF, i) => ({ modelF, ...weights[i] }));

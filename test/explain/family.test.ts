@@ -10,9 +10,10 @@ import { initBackend } from '../../src/model/backend';
 import { loadModel } from '../../src/model/load';
 import { builtinSamples } from '../../src/model/builtin';
 import { loadImage } from '../../src/model/image';
-import { explain, gradCam, verify, type IdentityCheck, type MapResult } from '../../src/explain';
+import { cam, explain, gradCam, guidedGradCam, verify, type IdentityCheck, type MapResult } from '../../src/explain';
 import { TslabCamError } from '../../src/errors';
-import { mobileNetV2, randomImages, resNet } from '../fixtures/models';
+import { gapNet, mobileNetV2, randomImages, resNet } from '../fixtures/models';
+import * as targets from '../../src/model/targets';
 import { relDiff } from '../helpers/numeric';
 
 before(async () => {
@@ -132,6 +133,24 @@ test('no leaks when a call throws inside the gradient pass, with and without aug
       assert.throws(() => explain(model, x, { method, epsilon } as never), (e: unknown) => e instanceof TslabCamError && e.code === 'BAD_OPTION' && /epsilon/.test(e.message));
     }
   }
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+  model.dispose();
+});
+
+test('targets through the article\'s methods: guided Grad-CAM explains the same target in both passes; CAM refuses a function', () => {
+  const model = gapNet({ size: 16, seed: 3, classes: 4 });
+  const x = randomImages(1, 16, 2);
+  const before = tf.memory().numTensors;
+  const t = targets.regression(2);
+  const g = guidedGradCam(model, x, { target: t });
+  assert.equal(g.target, 'regression output 2');
+  assert.equal(g.guided.target, 'regression output 2');
+  const byClass = guidedGradCam(model, x, { classIndex: 2 });
+  assert.deepEqual(Array.from(g.product.data), Array.from(byClass.product.data), 'regression(2) on a linear head = class 2');
+  assert.equal(guidedGradCam(model, x, { target: 1 }).guided.classIndex, 1);
+  assert.throws(() => cam(model, x, { target: t }), (e: unknown) => e instanceof TslabCamError && e.code === 'BAD_OPTION' && /gradient method/.test(e.message));
+  assert.equal(cam(model, x, { target: 3 }).classIndex, 3);
   assert.equal(tf.memory().numTensors, before);
   x.dispose();
   model.dispose();
