@@ -77,6 +77,9 @@ export function gradCamPlusPlusBatch(model: tf.LayersModel, images: tf.Tensor, o
 }
 
 declare module './registry' {
+  interface MethodOptionsOf {
+    gradCamPlusPlus: EpsilonOptions;
+  }
   interface MethodResults {
     gradCamPlusPlus: GradCamPlusPlusResult;
   }

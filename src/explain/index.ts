@@ -1,6 +1,6 @@
 /** The explain layer: the article's quantities as plain data, one file per method, all in one registry. */
 export * from './types';
-export { registerMethod, METHODS, methodNames, methodOf, methodLabel, methodInfo, type MethodInfo, type MethodNeeds, type MethodOptions, type RegisteredMethod, type MethodResults } from './registry';
+export { registerMethod, METHODS, methodNames, methodOf, methodLabel, methodInfo, type MethodInfo, type MethodNeeds, type MethodOptions, type RegisteredMethod, type MethodResults, type MethodOptionsOf } from './registry';
 export { defineLayerMethod, runLayerMethods, tidyData, type LayerMethod, type LayerMethodDef, type LayerPass, type BatchContext, type CheckContext } from './runner';
 export { defineMapMethod, defineWeightsMethod, type MapMethodDef, type WeightsMethodDef, type WeightParts } from './mapmethod';
 export { isExplainResult, hasMapForms, hasInputImage, isLayerAverages } from './shapes';
@@ -18,7 +18,7 @@ export { EIGEN_GRAD_CAM, eigenGradCam, eigenGradCamBatch, type EigenGradCamResul
 export { firstPrincipalProjection } from './eigen';
 export { type EpsilonOptions } from './family';
 export { AUGMENTATIONS, augmentBatch } from './smooth';
-export { explain, type ExplainOptions, type ResultOf } from './explain';
+export { explain, type ExplainOptions, type ResultOf, type OptionsOf } from './explain';
 export { verify, type VerifyContext } from './verify';
 export { normalizeMap, upsampleMaps, resizeBilinear, mapForms, weightedSum, gapOf, reluMap, guidedProduct, maxOf } from './maps';
 export { walkthrough, type Walkthrough, type WalkthroughStep, type StepKey } from './walkthrough';

@@ -119,6 +119,9 @@ export function layerCam(model: tf.LayersModel, image: tf.Tensor, options: Layer
 registerMethod({ ...LAYER_CAM, explainBatch: (model, images, options) => layerCamBatch(model, images, options) });
 
 declare module './registry' {
+  interface MethodOptionsOf {
+    layerCam: LayerCamOptions;
+  }
   interface MethodResults {
     layerCam: LayerCamResult;
   }

@@ -75,6 +75,13 @@ export interface RegisteredMethod<R extends ExplainResult = ExplainResult> exten
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface MethodResults {}
 
+/**
+ * A method's own options beyond MethodOptions, by name, for explain()'s options type. A method file
+ * adds its entry by declaration merging, like MethodResults: `interface MethodOptionsOf { layerCam: LayerCamOptions }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface MethodOptionsOf {}
+
 const methods = new Map<string, RegisteredMethod>();
 
 /** The registered names, kept in step with the registry (the same array, filled as methods register). */

@@ -63,6 +63,9 @@ export function xGradCamBatch(model: tf.LayersModel, images: tf.Tensor, options:
 }
 
 declare module './registry' {
+  interface MethodOptionsOf {
+    xGradCam: EpsilonOptions;
+  }
   interface MethodResults {
     xGradCam: XGradCamResult;
   }

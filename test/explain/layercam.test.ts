@@ -39,9 +39,8 @@ test('LayerCAM fusion: tanh(γ M / max M) per layer, upsampled to the finest lay
   const singles = [0, 1].map((i) => x.slice(i, 1));
   const before = tf.memory().numTensors;
   const layers = ['conv1', 'conv3'];
-  // explain() takes a method's own options too (a variable: TypeScript checks excess keys only on literals).
-  const options = { method: 'layerCam' as const, layers, classIndex: [1, 2] };
-  const fusedResults = explain(model, x, options);
+  // explain() takes a method's own options too, typed by the method's name.
+  const fusedResults = explain(model, x, { method: 'layerCam', layers, classIndex: [1, 2] });
   assert.equal(tf.memory().numTensors, before);
   assert.equal(fusedResults.length, 2);
   fusedResults.forEach((r, i) => {
