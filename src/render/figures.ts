@@ -317,7 +317,7 @@ function switcherFigure(results: readonly MapResult[], kind: 'classes' | 'layers
  */
 export function classDropdownFigure(results: readonly MapResult[], options: OverlayOptions = {}): Figure {
   return switcherFigure(results, 'classes', (r) => {
-    const score = r.scores && r.scores.length > r.classIndex ? ` S=${roundValue(r.scores[r.classIndex], 3)}` : '';
+    const score = Number.isFinite(r.S) ? ` S=${roundValue(r.S, 3)}` : '';
     return `${classLabel(r)}${score}`;
   }, options);
 }

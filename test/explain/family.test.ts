@@ -14,6 +14,7 @@ import { cam, explain, gradCam, guidedGradCam, verify, type IdentityCheck, type 
 import { TslabCamError } from '../../src/errors';
 import { gapNet, mobileNetV2, randomImages, resNet } from '../fixtures/models';
 import * as targets from '../../src/model/targets';
+import { resultFigure, toBundle } from '../../src/notebook';
 import { relDiff } from '../helpers/numeric';
 
 before(async () => {
@@ -146,6 +147,9 @@ test('targets through the article\'s methods: guided Grad-CAM explains the same 
   const g = guidedGradCam(model, x, { target: t });
   assert.equal(g.target, 'regression output 2');
   assert.equal(g.guided.target, 'regression output 2');
+  const hi = explain(model, x, { method: 'hiResCam', target: t })[0];
+  assert.match(resultFigure(hi).title, /HiResCAM · regression output 2/, 'figures name the target where a class would be');
+  assert.match(toBundle(hi).data['text/plain'], /regression output 2/);
   const byClass = guidedGradCam(model, x, { classIndex: 2 });
   assert.deepEqual(Array.from(g.product.data), Array.from(byClass.product.data), 'regression(2) on a linear head = class 2');
   assert.equal(guidedGradCam(model, x, { target: 1 }).guided.classIndex, 1);
