@@ -7,8 +7,9 @@
  * mostly negative), and the centred matrix A is projected on its first right singular vector v:
  * p = A v, an (h, w) map whose variance is the largest of any unit projection.
  *
- * v is found by power iteration on the smaller Gram matrix (AᵀA, K×K, or AAᵀ, Z×Z), in float64,
- * from a fixed start vector, so the result is the same on every run and backend.
+ * v is the top eigenvector of the smaller Gram matrix (AᵀA, K×K, or AAᵀ, Z×Z), found in float64
+ * by power iteration from a fixed start vector (after repeated squaring when the matrix is small),
+ * so the result is the same on every run and backend.
  *
  * The sign of a principal component is arbitrary (SVD may return −v). We fix it so that the
  * projection correlates positively with the channel mean m(x,y) = (1/K) Σ_k a_k(x,y) of the
@@ -70,10 +71,10 @@ function unit(v: Float64Array): Float64Array | null {
 }
 
 /**
- * The top eigenvector of a symmetric positive semi-definite n×n matrix G (row-major). Small G are
- * squared SQUARINGS times first (G^1024 starts the iteration: measured 30–140 ms → a few ms for
- * MobileNetV2's layers, where plain power iteration needed thousands of steps at small eigengaps);
- * then power steps until the unit vector moves less than TOL.
+ * The top eigenvector of a symmetric positive semi-definite n×n matrix G (row-major). At a small
+ * eigengap plain power iteration needs thousands of steps (error ∝ (λ₂/λ₁)^steps); for small G,
+ * SQUARINGS squarings (n³ each) stand in for 1,024 of them, then power steps polish v until it
+ * moves less than TOL.
  */
 function topEigenvector(G: Float64Array, n: number): Float64Array {
   let v = unit(startVector(n))!;
