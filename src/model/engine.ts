@@ -178,6 +178,8 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
   const xs: tf.Tensor[] = [placeholder];
   let run: GraphRun | null = null;
   let values: tf.Tensor1D | null = null;
+  // tfjs leaves the summed value alive when it finds no path from f to it (a target that ignores f).
+  let total: tf.Tensor | null = null;
   let classIndices: number[] = [];
   // Everything up to the target layer runs before the tape starts: no gradient is wanted there,
   // and recording it cost as much again as running it (every op saves its inputs for backward).
@@ -197,7 +199,8 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
       classIndices = options.target ? new Array<number>(images.shape[0]).fill(-1) : chooseClasses(options.classIndex, r.scores);
       const v = explainedValues(r.scores, classIndices, options.target);
       if (options.target) values = tf.keep(v);
-      return tf.sum(v) as tf.Scalar;
+      total = tf.sum(v);
+      return total as tf.Scalar;
     }, xs)));
     value.dispose();
     const g = grads[0] as tf.Tensor4D;
@@ -217,8 +220,13 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
     const partial = run as GraphRun | null;
     if (partial) tf.dispose([partial.scores, ...(partial.captured && partial.captured !== images ? [partial.captured] : [])]);
     if (values) (values as tf.Tensor).dispose();
+    if (total && !(total as tf.Tensor).isDisposed) (total as tf.Tensor).dispose();
     releaseEarly(null);
     clearTape();
+    if (options.target && e instanceof Error && /Cannot compute gradient of y=f\(x\)/.test(e.message)) {
+      throw new TslabCamError('BAD_OPTION', `The target function's value does not depend on layer '${layer.name}', so it has no gradient there.`,
+        'Build the target from the model output it receives (e.g. (out) => out.slice([0, 2], [-1, 1]).reshape([-1])), not from new tensors.', { cause: e });
+    }
     throw e;
   } finally {
     placeholder.dispose();

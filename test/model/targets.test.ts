@@ -143,6 +143,7 @@ test('bad targets are typed errors that name the fix, and leak nothing', () => {
   bad(() => runEngine(m, x, { target: (out) => out.sum(1).toInt() }), /int32/);
   bad(() => runEngine(m, x, { target: () => { throw new TslabCamError('BAD_OPTION', 'thrown inside the tape.', 'none'); } }), /inside the tape/);
   bad(() => runEngine(m, x, { target: targets.regression(0).fn, classIndex: 1 }), /Both classIndex and a target/);
+  bad(() => runEngine(m, x, { target: (out) => tf.zeros([out.shape[0]]) }), /does not depend on layer 'feat'/);
   bad(() => gradCam(m, one, { target: 'positive' as never }), /target must be a class index/);
   bad(() => gradCam(m, one, { target: targets.regression(9) }), /regression output 9 does not exist.*4 value/);
   bad(() => gradCam(m, one, { target: targets.binary() }), /one output per image/);
