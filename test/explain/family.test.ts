@@ -153,6 +153,10 @@ test('targets through the article\'s methods: guided Grad-CAM explains the same 
   const byClass = guidedGradCam(model, x, { classIndex: 2 });
   assert.deepEqual(Array.from(g.product.data), Array.from(byClass.product.data), 'regression(2) on a linear head = class 2');
   assert.equal(guidedGradCam(model, x, { target: 1 }).guided.classIndex, 1);
+  // Smoothing reaches L_c; the guided gradient is the unsmoothed one.
+  const smooth = guidedGradCam(model, x, { classIndex: 2, augSmooth: true, eigenSmooth: true });
+  assert.equal(smooth.gradCam.smoothed, 'aug');
+  assert.deepEqual(Array.from(smooth.guided.gradient.data), Array.from(byClass.guided.gradient.data));
   assert.throws(() => cam(model, x, { target: t }), (e: unknown) => e instanceof TslabCamError && e.code === 'BAD_OPTION' && /gradient method/.test(e.message));
   assert.equal(cam(model, x, { target: 3 }).classIndex, 3);
   assert.equal(tf.memory().numTensors, before);
