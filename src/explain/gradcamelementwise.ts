@@ -35,7 +35,13 @@ export const GRAD_CAM_ELEMENT_WISE = defineMapMethod<object>({
   verify: (r, ctx) => elementwiseIdentities(r as GradCamElementWiseResult, ctx),
 });
 
-/** Element-wise Grad-CAM for one image (see GRAD_CAM_ELEMENT_WISE). */
+/**
+ * Element-wise Grad-CAM for one image (the method and its equations: GRAD_CAM_ELEMENT_WISE).
+ * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
+ * @param options layer, classIndex or target, scores, eigenSmooth, augSmooth
+ * @returns raw (h, w) = Σ_k ReLU(∂S_c/∂f_k ⊙ f_k), normalized, upsampled (H, W); grads (h, w, K); f; S
+ */
 export function gradCamElementWise(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GradCamElementWiseResult {
   return GRAD_CAM_ELEMENT_WISE.single(model, image, options) as GradCamElementWiseResult;
 }

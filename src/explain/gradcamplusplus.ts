@@ -66,7 +66,15 @@ export const GRAD_CAM_PLUS_PLUS = defineWeightsMethod<{ readonly epsilon: number
   verify: (r, ctx) => gradCamPlusPlusIdentities(r as GradCamPlusPlusResult, ctx),
 });
 
-/** Grad-CAM++ for one image (see GRAD_CAM_PLUS_PLUS). */
+/**
+ * Grad-CAM++ for one image (the method and its equations: GRAD_CAM_PLUS_PLUS).
+ * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
+ * @param options layer (default: the last spatial feature map), classIndex or target, scores,
+ *   epsilon (default 1e-6; 0 = the paper's Eq. 19), eigenSmooth, augSmooth
+ * @returns raw (h, w) = ReLU(Σ_k α_k f_k), normalized, upsampled (H, W); alpha (K); weightedSum (h, w);
+ *   grads ∂S_c/∂f (h, w, K); f; S; epsilon
+ */
 export function gradCamPlusPlus(model: tf.LayersModel, image: tf.Tensor, options: EpsilonOptions = {}): GradCamPlusPlusResult {
   return GRAD_CAM_PLUS_PLUS.single(model, image, options) as GradCamPlusPlusResult;
 }

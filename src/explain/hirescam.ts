@@ -36,7 +36,13 @@ export const HIRES_CAM = defineMapMethod<object>({
   verify: (r, ctx) => hiResCamIdentities(r as HiResCamResult, ctx),
 });
 
-/** HiResCAM for one image (see HIRES_CAM). */
+/**
+ * HiResCAM for one image (the method and its equations: HIRES_CAM).
+ * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
+ * @param options layer, classIndex or target, scores, eigenSmooth, augSmooth
+ * @returns raw (h, w) = ReLU(Σ_k ∂S_c/∂f_k ⊙ f_k), normalized, upsampled (H, W); grads (h, w, K); f; S
+ */
 export function hiResCam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): HiResCamResult {
   return HIRES_CAM.single(model, image, options) as HiResCamResult;
 }

@@ -110,7 +110,15 @@ export function layerCamBatch(model: tf.LayersModel, images: tf.Tensor, options:
   return runLayerCam(model, images, options, false);
 }
 
-/** LayerCAM for one image: at one layer, or fused over several with {layers: [...]}. */
+/**
+ * LayerCAM for one image, at one layer or fused over several (the method and its equations: LAYER_CAM).
+ * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
+ * @param options layer, or layers (fused, one pass each) with gamma (default 2); classIndex or target, scores,
+ *   eigenSmooth, augSmooth
+ * @returns raw (h, w) = ReLU(Σ_k ReLU(∂S_c/∂f_k) f_k) (fused: the max of the tanh-scaled layer maps at the finest
+ *   layer's resolution, with `fused` listing the layers and their scaled maps), normalized, upsampled (H, W); grads; f; S
+ */
 export function layerCam(model: tf.LayersModel, image: tf.Tensor, options: LayerCamOptions = {}): LayerCamResult {
   return runLayerCam(model, image, options, true)[0];
 }

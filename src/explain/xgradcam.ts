@@ -52,7 +52,13 @@ export const XGRAD_CAM = defineWeightsMethod<{ readonly epsilon: number }>({
   verify: (r, ctx) => xGradCamIdentities(r as XGradCamResult, ctx),
 });
 
-/** XGrad-CAM for one image (see XGRAD_CAM). */
+/**
+ * XGrad-CAM for one image (the method and its equations: XGRAD_CAM).
+ * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
+ * @param options layer, classIndex or target, scores, epsilon (default 1e-7; 0 = the paper), eigenSmooth, augSmooth
+ * @returns raw (h, w) = ReLU(Σ_k α_k f_k), normalized, upsampled (H, W); alpha (K); weightedSum; grads (h, w, K); epsilon
+ */
 export function xGradCam(model: tf.LayersModel, image: tf.Tensor, options: EpsilonOptions = {}): XGradCamResult {
   return XGRAD_CAM.single(model, image, options) as XGradCamResult;
 }
