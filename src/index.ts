@@ -22,6 +22,10 @@ export type {
   GuidedGradCamResult, IdentityCheck, MethodOptions, ExplainOptions, Walkthrough, WalkthroughStep,
 } from './explain';
 
+/** Targets other than a class score: binary, regression, multi-output, segmentation region, similarity. */
+export * as targets from './model/targets';
+export type { Target } from './model/targets';
+
 // Adding a method (see README "Adding a method").
 export {
   registerMethod, defineWeightsMethod, defineMapMethod, defineLayerMethod, methodNames, methodOf,
@@ -59,6 +63,20 @@ export const camBatch = withDisplay(explainLayer.camBatch);
 export const gradCamBatch = withDisplay(explainLayer.gradCamBatch);
 export const guidedBackpropBatch = withDisplay(explainLayer.guidedBackpropBatch);
 export const guidedGradCamBatch = withDisplay(explainLayer.guidedGradCamBatch);
+export const gradCamPlusPlus = withDisplay(explainLayer.gradCamPlusPlus);
+export const xGradCam = withDisplay(explainLayer.xGradCam);
+export const hiResCam = withDisplay(explainLayer.hiResCam);
+export const gradCamElementWise = withDisplay(explainLayer.gradCamElementWise);
+export const layerCam = withDisplay(explainLayer.layerCam);
+export const eigenCam = withDisplay(explainLayer.eigenCam);
+export const eigenGradCam = withDisplay(explainLayer.eigenGradCam);
+export const gradCamPlusPlusBatch = withDisplay(explainLayer.gradCamPlusPlusBatch);
+export const xGradCamBatch = withDisplay(explainLayer.xGradCamBatch);
+export const hiResCamBatch = withDisplay(explainLayer.hiResCamBatch);
+export const gradCamElementWiseBatch = withDisplay(explainLayer.gradCamElementWiseBatch);
+export const layerCamBatch = withDisplay(explainLayer.layerCamBatch);
+export const eigenCamBatch = withDisplay(explainLayer.eigenCamBatch);
+export const eigenGradCamBatch = withDisplay(explainLayer.eigenGradCamBatch);
 export const explain = withDisplay(explainLayer.explain);
 export const verify = withDisplay(explainLayer.verify);
 export const walkthrough = withDisplay(explainLayer.walkthrough);

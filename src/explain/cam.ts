@@ -43,7 +43,15 @@ export const CAM = defineMapMethod<CamParts, { readonly modelF?: Float32Array; r
   paper: 'Zhou et al., Learning Deep Features for Discriminative Localization, CVPR 2016 (arXiv:1512.04150)',
   needs: 'forward',
   defaultLayer: gapFeatureLayer,
-  check: (ctx) => void requireGapHead(ctx.model, ctx.layer, gapHeadOf(ctx)),
+  check: (ctx) => {
+    const { options } = ctx;
+    requireGapHead(ctx.model, ctx.layer, gapHeadOf(ctx));
+    const t = options.target;
+    if (t !== undefined && typeof t !== 'number' && !Array.isArray(t)) {
+      throw new TslabCamError('BAD_OPTION', 'CAM explains a class score through the Dense weights w_k^c; a target function has no such weights.',
+        'Use a gradient method (gradCam, hiResCam, …) for a target function, or pass a class index.');
+    }
+  },
   batch: (ctx) => {
     const weights = classWeights(ctx.model, requireGapHead(ctx.model, undefined, gapHeadOf(ctx)), ctx.pass.classIndices);
     return modelGapOutput(ctx).map((modelF, i) => ({ modelF, ...weights[i] }));

@@ -95,7 +95,11 @@ export function combineGuidedGradCam(g: GuidedBackpropResult, gc: GradCamResult)
 /** Guided Grad-CAM for a batch: the Grad-CAM pass chooses the classes, the guided pass explains the same ones. */
 function guidedGradCamRun(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions, single?: string): GuidedGradCamResult[] {
   const cams = runLayerMethods([GRAD_CAM.def], model, images, options, single)[0] as GradCamResult[];
-  const guided = guidedBackpropBatch(model, images, { ...options, classIndex: cams.map((c) => c.classIndex) });
+  // The guided pass explains what the Grad-CAM pass did: the same target function, or the classes it
+  // chose. Smoothing applies to L_c only (a gradient image has no channel terms or map to average).
+  const plain = { ...options, eigenSmooth: undefined, augSmooth: undefined };
+  const same = cams.some((c) => c.target !== undefined) ? plain : { ...plain, target: undefined, classIndex: cams.map((c) => c.classIndex) };
+  const guided = guidedBackpropBatch(model, images, same);
   return cams.map((gc, i) => combineGuidedGradCam(guided[i], gc));
 }
 

@@ -1,6 +1,6 @@
 /** The explain layer: the article's quantities as plain data, one file per method, all in one registry. */
 export * from './types';
-export { registerMethod, METHODS, methodNames, methodOf, methodLabel, methodInfo, type MethodInfo, type MethodNeeds, type MethodOptions, type RegisteredMethod, type MethodResults } from './registry';
+export { registerMethod, METHODS, methodNames, methodOf, methodLabel, methodInfo, type MethodInfo, type MethodNeeds, type MethodOptions, type RegisteredMethod, type MethodResults, type MethodOptionsOf } from './registry';
 export { defineLayerMethod, runLayerMethods, tidyData, type LayerMethod, type LayerMethodDef, type LayerPass, type BatchContext, type CheckContext, type CallContext } from './runner';
 export { defineMapMethod, defineWeightsMethod, type MapMethodDef, type WeightsMethodDef, type WeightParts } from './mapmethod';
 export { isExplainResult, hasMapForms, hasInputImage, isLayerAverages } from './shapes';
@@ -8,7 +8,17 @@ export { GAP, gap, gapBatch } from './gap';
 export { CAM, cam, camBatch, requireGapHead } from './cam';
 export { GRAD_CAM, gradCam, gradCamBatch, alphaOf } from './gradcam';
 export { GUIDED_BACKPROP, GUIDED_GRAD_CAM, guidedBackprop, guidedBackpropBatch, guidedGradCam, guidedGradCamBatch, withGuidedRelu, displayGradient, combineGuidedGradCam } from './guided';
-export { explain, type ExplainOptions, type ResultOf } from './explain';
+export { GRAD_CAM_PLUS_PLUS, GRAD_CAM_PLUS_PLUS_EPSILON, gradCamPlusPlus, gradCamPlusPlusBatch, gradCamPlusPlusWeights, type GradCamPlusPlusResult } from './gradcamplusplus';
+export { XGRAD_CAM, XGRAD_CAM_EPSILON, xGradCam, xGradCamBatch, xGradCamWeights, type XGradCamResult } from './xgradcam';
+export { HIRES_CAM, hiResCam, hiResCamBatch, type HiResCamResult } from './hirescam';
+export { GRAD_CAM_ELEMENT_WISE, gradCamElementWise, gradCamElementWiseBatch, type GradCamElementWiseResult } from './gradcamelementwise';
+export { LAYER_CAM, layerCam, layerCamBatch, fuseMaps, tanhScaled, type LayerCamOptions, type LayerCamResult } from './layercam';
+export { EIGEN_CAM, eigenCam, eigenCamBatch, type EigenCamResult } from './eigencam';
+export { EIGEN_GRAD_CAM, eigenGradCam, eigenGradCamBatch, type EigenGradCamResult } from './eigengradcam';
+export { firstPrincipalProjection } from './eigen';
+export { type EpsilonOptions } from './family';
+export { AUGMENTATIONS, augmentBatch } from './smooth';
+export { explain, type ExplainOptions, type ResultOf, type OptionsOf } from './explain';
 export { verify, type VerifyContext } from './verify';
 export { normalizeMap, upsampleMaps, resizeBilinear, mapForms, weightedSum, gapOf, reluMap, guidedProduct, maxOf } from './maps';
 export { walkthrough, type Walkthrough, type WalkthroughStep, type StepKey } from './walkthrough';

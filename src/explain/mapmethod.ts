@@ -7,6 +7,7 @@
 import { LayerMethod, LayerMethodDef, LayerPass, defineLayerMethod } from './runner';
 import { mapForms, reluMap, weightedSum } from './maps';
 import { MapResult, NDArray } from './types';
+import { firstPrincipalProjection, weightedActivations } from './eigen';
 
 
 /** The fields every map result carries besides its method's own. */
@@ -15,6 +16,7 @@ function mapBase<X>(pass: LayerPass<X>, raw: Float32Array): Omit<MapResult, keyo
     ...mapForms(raw, pass.h, pass.w, pass.inputSize),
     f: pass.f, Z: pass.Z, S: pass.S, scores: pass.scores,
     ...(pass.grads ? { grads: pass.grads } : {}),
+    ...(pass.options.eigenSmooth ? { smoothed: 'eigen' as const } : {}),
   };
 }
 
@@ -30,6 +32,7 @@ export function defineMapMethod<P extends object, X = undefined>(def: MapMethodD
   const { map, ...rest } = def;
   return defineLayerMethod<Omit<MapResult, keyof import('./types').ResultMeta> & P, X>({
     ...rest,
+    smoothing: { aug: true, ...def.smoothing },
     result: (pass) => {
       const out = map(pass);
       return { ...mapBase(pass, out.map), ...(out.channelWeights ? { channelWeights: out.channelWeights } : {}), ...out.parts };
@@ -52,15 +55,19 @@ export interface WeightsMethodDef<P extends object, X = undefined> extends Commo
   parts?(pass: LayerPass<X>, raw: NDArray): P;
 }
 
-/** Registers a method given by its channel weights: map = ReLU(Σ_k α_k f_k). */
+/**
+ * Registers a method given by its channel weights: map = ReLU(Σ_k α_k f_k), or with eigenSmooth
+ * ReLU of the projection of the weighted activations α_k f_k on their first principal component.
+ */
 export function defineWeightsMethod<P extends object = object, X = undefined>(def: WeightsMethodDef<P, X>): LayerMethod<Omit<MapResult, keyof import('./types').ResultMeta> & WeightParts & P> {
   const { weights, parts, ...rest } = def;
   return defineLayerMethod<Omit<MapResult, keyof import('./types').ResultMeta> & WeightParts & P, X>({
     ...rest,
+    smoothing: { eigen: true, aug: true, ...def.smoothing },
     result: (pass) => {
       const alpha = weights(pass);
       const sum = weightedSum(pass.f, alpha);
-      const base = mapBase(pass, reluMap(sum));
+      const base = mapBase(pass, reluMap(pass.options.eigenSmooth ? firstPrincipalProjection(weightedActivations(pass.f, alpha)) : sum));
       return {
         ...base, alpha, weightedSum: { data: sum, shape: [pass.h, pass.w] }, channelWeights: { symbol: 'α', values: alpha },
         ...(parts ? parts(pass, base.raw) : ({} as P)),

@@ -33,6 +33,24 @@ export interface MethodOptions {
   readonly classIndex?: number | readonly number[] | 'top1';
   /** 'logits' (default, the article's S_c before softmax) or 'probabilities'. */
   readonly scores?: 'logits' | 'probabilities';
+  /**
+   * What to explain instead of a class score: a class index (the same as classIndex), or a function
+   * from the model's output (N, …) to one value per image (N), or a Target from `targets`
+   * (binary, regression, output of a multi-output model, segmentation region, similarity).
+   */
+  readonly target?: number | readonly number[] | import('../model/engine').TargetFn | import('../model/targets').Target;
+  /**
+   * Eigen smoothing (pytorch-grad-cam's eigen_smooth): the map is the projection of the weighted
+   * activations α_k f_k (or the method's element-wise products) on their first principal component
+   * instead of their sum. Channel-weight and element-wise methods only.
+   */
+  readonly eigenSmooth?: boolean;
+  /**
+   * Test-time augmentation smoothing (pytorch-grad-cam's aug_smooth): the map is the mean of the
+   * normalised maps of 6 copies, horizontal flip × intensity ×{1, 0.9, 1.1}, flipped back; one
+   * engine pass over all copies.
+   */
+  readonly augSmooth?: boolean;
 }
 
 /** What verify() needs beyond a result for the identities that re-run the model. */
@@ -56,6 +74,13 @@ export interface RegisteredMethod<R extends ExplainResult = ExplainResult> exten
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-interface
 export interface MethodResults {}
+
+/**
+ * A method's own options beyond MethodOptions, by name, for explain()'s options type. A method file
+ * adds its entry by declaration merging, like MethodResults: `interface MethodOptionsOf { layerCam: LayerCamOptions }`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface MethodOptionsOf {}
 
 const methods = new Map<string, RegisteredMethod>();
 

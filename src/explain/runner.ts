@@ -9,10 +9,12 @@ import { TslabCamError } from '../errors';
 import { modelMetaOf } from '../model/builtin';
 import { EngineOutput, runEngine } from '../model/engine';
 import { LayerInfo, assertLayersModel, resolveLayer } from '../model/inspect';
+import { Target, asTarget } from '../model/targets';
 import { toBatch } from './input';
+import { augSmoothed } from './smooth';
 import { sliceBatch } from './maps';
 import { MethodInfo, MethodOptions, RegisteredMethod, VerifyContext, registerMethod } from './registry';
-import { ExplainResult, IdentityCheck, NDArray, ResultMeta } from './types';
+import { ExplainResult, IdentityCheck, MapResult, NDArray, ResultMeta } from './types';
 
 /** What a method sees of the engine pass for one image. */
 export interface LayerPass<X = undefined> {
@@ -34,6 +36,8 @@ export interface LayerPass<X = undefined> {
   readonly inputSize: readonly [number, number];
   /** This image's share of the method's batch-level work (LayerMethodDef.batch), if any. */
   readonly extra: X;
+  /** The options of the call (a method's own options, eigenSmooth, …). */
+  readonly options: MethodOptions;
 }
 
 /**
@@ -59,6 +63,7 @@ export interface BatchContext extends CallContext {
 /** Where a method's check looks: the model and the resolved target layer. */
 export interface CheckContext extends CallContext {
   readonly layer: LayerInfo;
+  readonly options: MethodOptions;
 }
 
 /**
@@ -72,6 +77,11 @@ export interface LayerMethodDef<R extends object, X = undefined> extends MethodI
   fixedLayer?(ctx: CallContext): string;
   /** Throws a TslabCamError when the method cannot run on this model or layer. */
   check?(ctx: CheckContext): void;
+  /**
+   * Which smoothing options the method supports (see MethodOptions): eigen — its map can be the
+   * first principal component of its per-channel terms; aug — it returns map forms to average.
+   */
+  smoothing?: { readonly eigen?: boolean; readonly aug?: boolean };
   /** Wraps the engine call (e.g. with guided ReLU gradients). Must call fn synchronously once. */
   scope?<T>(fn: () => T): T;
   /** Batch-level work that needs the model or tensors; one entry per image. Runs inside tf.tidy. */
@@ -83,13 +93,14 @@ export interface LayerMethodDef<R extends object, X = undefined> extends MethodI
 }
 
 /** Per-image metadata shared by every result. */
-function metaFor(model: tf.LayersModel, method: string, layer: string, out: EngineOutput<tf.Tensor4D | null>, input: Float32Array, inputShape: readonly number[], i: number): ResultMeta {
+function metaFor(model: tf.LayersModel, method: string, layer: string, out: EngineOutput<tf.Tensor4D | null>, input: Float32Array, inputShape: readonly number[], i: number, target?: Target): ResultMeta {
   const c = out.classIndices[i];
   const names = modelMetaOf(model)?.classNames;
   return {
     method,
     classIndex: c,
     ...(names && names[c] !== undefined ? { className: names[c] } : {}),
+    ...(target ? { target: target.label } : {}),
     layer,
     backend: tf.getBackend(),
     scoreKind: out.scoreKind,
@@ -116,6 +127,31 @@ export function tidyData<T>(fn: () => T): T {
 
 type AnyDef = LayerMethodDef<object, unknown>;
 
+/** eigenSmooth / augSmooth: booleans, and only for methods that support them. */
+function checkSmoothing(def: AnyDef, options: MethodOptions): void {
+  for (const [key, kind] of [['eigenSmooth', 'eigen'], ['augSmooth', 'aug']] as const) {
+    const v = options[key];
+    if (v !== undefined && typeof v !== 'boolean') {
+      throw new TslabCamError('BAD_OPTION', `${key} must be true or false, got ${String(v)}.`, `Pass {${key}: true} or leave it out.`);
+    }
+    if (v && !def.smoothing?.[kind]) {
+      throw new TslabCamError('BAD_OPTION', `${def.label} does not support ${key}: ${kind === 'eigen' ? 'it has no per-channel terms to project' : 'it does not produce a map to average'}.`,
+        `Leave ${key} out for ${def.name}, or use a CAM-family method such as gradCam.`);
+    }
+  }
+}
+
+/** The class choice or the target function a call explains (target: 3 is classIndex: 3). */
+export function targetOf(options: MethodOptions): { classIndex?: MethodOptions['classIndex']; target?: Target } {
+  const t = options.target;
+  if (t === undefined) return { classIndex: options.classIndex };
+  if (options.classIndex !== undefined) {
+    throw new TslabCamError('BAD_OPTION', 'Both classIndex and target were given; a call explains one of them.', 'Keep one: classIndex for a class, target for anything else.');
+  }
+  if (typeof t === 'number' || Array.isArray(t)) return { classIndex: t as number | readonly number[] };
+  return { target: asTarget(t) };
+}
+
 function layerFor(def: AnyDef, ctx: CallContext, options: MethodOptions): string | number | undefined {
   return def.fixedLayer?.(ctx) ?? options.layer ?? def.defaultLayer?.(ctx);
 }
@@ -139,16 +175,22 @@ function callContext(model: tf.LayersModel): CallContext {
 export function runLayerMethods(defs: readonly AnyDef[], model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}, single?: string): Array<Array<ResultMeta & object>> {
   assertLayersModel(model);
   const call = callContext(model);
+  for (const d of defs) checkSmoothing(d, options);
+  if (options.augSmooth) {
+    return augSmoothed(model, image, options, (m, x, o) => runLayerMethods(defs, m, x, o) as unknown as MapResult[][],
+      single ? (b) => assertSingle(b, single) : undefined);
+  }
   const scopes = new Set(defs.map((d) => d.scope));
   const spec = new Set(defs.map((d) => layerFor(d, call, options)));
   if (scopes.size > 1 || spec.size > 1) throw new Error('runLayerMethods: the methods of one pass must share a layer and a scope');
   const layer = resolveLayer(model, [...spec][0]);
-  for (const d of defs) d.check?.({ ...call, layer });
+  const { classIndex, target } = targetOf(options);
+  for (const d of defs) d.check?.({ ...call, layer, options });
   const batch = toBatch(model, image);
   try {
     if (single) assertSingle(batch, single);
     const gradients = defs.some((d) => d.needs === 'gradients' || d.needs === 'input-gradients');
-    const engineOptions = { layer, classIndex: options.classIndex, scores: options.scores };
+    const engineOptions = { layer, classIndex, scores: options.scores, ...(target ? { target: target.fn, outputIndex: target.outputIndex } : {}) };
     const pass = () => (gradients ? runEngine(model, batch, engineOptions) : runEngine(model, batch, { ...engineOptions, gradients: false }));
     const scope = defs[0]?.scope;
     const out: EngineOutput<tf.Tensor4D | null> = scope ? scope(pass) : pass();
@@ -157,6 +199,7 @@ export function runLayerMethods(defs: readonly AnyDef[], model: tf.LayersModel, 
       const f = out.f.dataSync() as Float32Array;
       const grads = out.grads ? out.grads.dataSync() as Float32Array : null;
       const scores = out.scores.dataSync() as Float32Array;
+      const values = out.targetValues ? out.targetValues.dataSync() as Float32Array : null;
       const input = batch.dataSync() as Float32Array;
       const [n, h, w, K] = out.f.shape;
       const numClasses = out.scores.shape[1];
@@ -164,10 +207,10 @@ export function runLayerMethods(defs: readonly AnyDef[], model: tf.LayersModel, 
         const imageScores = scores.slice(i * numClasses, (i + 1) * numClasses);
         const pass: LayerPass<unknown> = {
           f: sliceBatch(f, out.f.shape, i), grads: grads ? sliceBatch(grads, out.f.shape, i) : null,
-          h, w, K, Z: h * w, classIndex: out.classIndices[i], S: imageScores[out.classIndices[i]], scores: imageScores,
-          inputSize: [batch.shape[1], batch.shape[2]], extra: extras[m]?.[i],
+          h, w, K, Z: h * w, classIndex: out.classIndices[i], S: values ? values[i] : imageScores[out.classIndices[i]], scores: imageScores,
+          inputSize: [batch.shape[1], batch.shape[2]], extra: extras[m]?.[i], options,
         };
-        return { ...metaFor(model, def.name, layer.name, out, input, batch.shape, i), ...def.result(pass) };
+        return { ...metaFor(model, def.name, layer.name, out, input, batch.shape, i, target), ...def.result(pass) };
       }));
     } finally {
       out.dispose();

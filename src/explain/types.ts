@@ -18,6 +18,8 @@ export interface ResultMeta {
   readonly classIndex: number;
   /** Human name of class c when the model has class names. */
   readonly className?: string;
+  /** What was explained when it was not a class score (a target's label); classIndex is then -1. */
+  readonly target?: string;
   /** The target layer (its name; nested layers as "outer/inner"). */
   readonly layer: string;
   /** tfjs backend that computed it. */
@@ -64,6 +66,8 @@ export interface MapResult extends ResultMeta, MapForms {
   readonly grads?: NDArray;
   /** The channel weights the map was built from, when the method has them. */
   readonly channelWeights?: ChannelWeights;
+  /** How the map forms were smoothed, when they were (the method's own parts are unsmoothed). */
+  readonly smoothed?: 'eigen' | 'aug';
 }
 
 /** GAP: F_k = (1/Z) Σ_{x,y} f_k(x,y). */

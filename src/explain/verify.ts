@@ -6,7 +6,7 @@ import { toBatch } from './input';
 import { gapOf, weightedSum } from './maps';
 import { VerifyContext, methodOf } from './registry';
 import { tidyData } from './runner';
-import { CamResult, ExplainResult, GapResult, GradCamResult, IdentityCheck } from './types';
+import { CamResult, ExplainResult, GapResult, GradCamResult, IdentityCheck, MapResult } from './types';
 
 export type { VerifyContext };
 
@@ -78,6 +78,7 @@ function identity4(r: GradCamResult, ctx?: VerifyContext): IdentityCheck[] {
   const { W, K, classes } = denseWeights(ctx.model, head);
   const wc = Float32Array.from({ length: K }, (_, k) => W[k * classes + r.classIndex]);
   const M = weightedSum(r.f, wc);
+  if (r.smoothed === 'eigen') return [compare(4, 'Grad-CAM weights: α_k^c · Z equals w_k^c', L4, r.alpha.map((a) => a * r.Z), wc)];
   return [
     compare(4, 'Grad-CAM weights: α_k^c · Z equals w_k^c', L4, r.alpha.map((a) => a * r.Z), wc),
     compare(4, 'Grad-CAM map: L_c · Z equals ReLU(M_c)', L4, r.L.data.map((v) => v * r.Z), M.map((v) => (v > 0 ? v : 0))),
@@ -117,6 +118,10 @@ function identity5(r: GradCamResult, ctx?: VerifyContext, channels = 3): Identit
 
 /** Grad-CAM's identities: 4 Grad-CAM = CAM on GAP models, 5 α by finite differences (pass {model, image}). */
 export function gradCamIdentities(r: GradCamResult, ctx?: VerifyContext): IdentityCheck[] {
+  if (r.target !== undefined) {
+    const why = 'a target function is explained, not a class score S_c';
+    return [skipped(4, 'Grad-CAM = CAM', L4, why), skipped(5, 'α by finite differences', L5, why)];
+  }
   return [...identity4(r, ctx), identity5(r, ctx)];
 }
 
@@ -129,4 +134,99 @@ export function gradCamIdentities(r: GradCamResult, ctx?: VerifyContext): Identi
  */
 export function verify(result: ExplainResult, ctx?: VerifyContext): IdentityCheck[] {
   return methodOf(result.method).verify?.(result, ctx) ?? [];
+}
+
+// ---- The CAM family after Grad-CAM: its reductions on a GAP → Dense head (identities 6–10) ----
+// There ∂S_c/∂f_k(x,y) = w_k^c / Z at every position, so each method's map has a closed form in
+// CAM's quantities; the derivations are in each method's doc comment.
+
+/** A family result as the identities read it. */
+interface FamilyResult extends MapResult {
+  readonly alpha?: Float32Array;
+  readonly epsilon?: number;
+  readonly fused?: unknown;
+}
+
+/** w^c at the GAP layer, or why the reductions do not apply to this result. */
+function gapWeights(r: FamilyResult, ctx: VerifyContext | undefined): { wc: Float32Array } | { why: string } {
+  if (!ctx) return { why: 'needs the model: verify(result, {model, image})' };
+  if (r.fused) return { why: 'a fusion of several layers has no single layer to reduce at' };
+  if (r.target !== undefined) return { why: 'a target function is explained, not a class score S_c' };
+  const head = findGapHead(ctx.model);
+  if (!head) return { why: 'the model has no GAP → Dense head, so w_k^c do not exist' };
+  if (head.featureLayer.name !== r.layer) return { why: `the reductions hold at the layer the GAP averages ('${head.featureLayer.name}')` };
+  if (r.scoreKind !== 'logits') return { why: 'scores are probabilities, so ∂S/∂f is not w/Z' };
+  const { W, K, classes } = denseWeights(ctx.model, head);
+  return { wc: Float32Array.from({ length: K }, (_, k) => W[k * classes + r.classIndex]) };
+}
+
+/** The raw map times Z, against the closed form the reduction gives. */
+function mapTimesZ(id: number, name: string, latex: string, r: FamilyResult, rhs: ArrayLike<number>): IdentityCheck {
+  return compare(id, name, latex, r.raw.data.map((v) => v * r.Z), rhs);
+}
+
+const L6 = '\\alpha_k^c\\,(Z F_k + \\varepsilon) = w_k^c F_k,\\qquad L^{\\mathrm{XGrad}}_c Z = \\mathrm{ReLU}(M_c)';
+const L7 = 'L^{\\mathrm{HiRes}}_c Z = \\mathrm{ReLU}(M_c)';
+const L8 = 'L^{\\mathrm{Layer}}_c Z = \\sum_k \\mathrm{ReLU}(w_k^c) f_k \\quad (f \\ge 0)';
+const L9 = 'L^{\\mathrm{elem}}_c Z = \\sum_k \\mathrm{ReLU}(w_k^c) f_k \\quad (f \\ge 0)';
+const L10 = '\\alpha_k^c = \\frac{\\mathrm{ReLU}(w_k^c)\\,(w_k^c)^2}{(w_k^c)^2 (2 + w_k^c F_k) + \\varepsilon Z^2}';
+
+/** ReLU(M_c) at the GAP layer. */
+function reluM(r: FamilyResult, wc: Float32Array): Float32Array {
+  return weightedSum(r.f, wc).map((v) => (v > 0 ? v : 0));
+}
+
+/** Σ_k ReLU(w_k^c) f_k, or null when some f < 0 (then the reduction does not hold). */
+function positivePartMap(r: FamilyResult, wc: Float32Array): Float32Array | null {
+  if (r.f.data.some((v) => v < 0)) return null;
+  return weightedSum(r.f, wc.map((v) => (v > 0 ? v : 0)));
+}
+
+/** 6: XGrad-CAM on a GAP head: α_k (Z F_k + ε) = w_k F_k exactly, hence map·Z = ReLU(M_c). */
+export function xGradCamIdentities(r: FamilyResult, ctx?: VerifyContext): IdentityCheck[] {
+  const g = gapWeights(r, ctx);
+  if ('why' in g) return [skipped(6, 'XGrad-CAM = Grad-CAM on a GAP head', L6, g.why)];
+  const F = gapOf(r.f);
+  const eps = r.epsilon ?? 0;
+  return [
+    compare(6, 'XGrad-CAM weights: α_k^c (Z F_k + ε) equals w_k^c F_k', L6, r.alpha!.map((a, k) => a * (r.Z * F[k] + eps)), g.wc.map((w, k) => w * F[k])),
+    r.smoothed ? skipped(6, 'XGrad-CAM map', L6, 'a smoothed map is not Σ_k α_k f_k') : mapTimesZ(6, 'XGrad-CAM map: L · Z equals ReLU(M_c)', L6, r, reluM(r, g.wc)),
+  ];
+}
+
+/** 7: HiResCAM on a GAP head: map·Z = ReLU(M_c) (the 1/Z is the GAP's own gradient). */
+export function hiResCamIdentities(r: FamilyResult, ctx?: VerifyContext): IdentityCheck[] {
+  const g = gapWeights(r, ctx);
+  if ('why' in g) return [skipped(7, 'HiResCAM = Grad-CAM on a GAP head', L7, g.why)];
+  if (r.smoothed) return [skipped(7, 'HiResCAM = Grad-CAM on a GAP head', L7, 'a smoothed map is not the sum over channels')];
+  return [mapTimesZ(7, 'HiResCAM map: L · Z equals ReLU(M_c)', L7, r, reluM(r, g.wc))];
+}
+
+function positivePartIdentity(id: number, label: string, latex: string, r: FamilyResult, ctx?: VerifyContext): IdentityCheck[] {
+  const g = gapWeights(r, ctx);
+  if ('why' in g) return [skipped(id, `${label} on a GAP head`, latex, g.why)];
+  if (r.smoothed) return [skipped(id, `${label} on a GAP head`, latex, 'a smoothed map is not the sum over channels')];
+  const rhs = positivePartMap(r, g.wc);
+  if (!rhs) return [skipped(id, `${label} on a GAP head`, latex, 'f has negative values here (no ReLU before the GAP), so ReLU(w f) ≠ ReLU(w) f')];
+  return [mapTimesZ(id, `${label} map: L · Z equals Σ_k ReLU(w_k^c) f_k`, latex, r, rhs)];
+}
+
+/** 8: LayerCAM on a GAP head with f ≥ 0: map·Z = Σ_k ReLU(w_k^c) f_k. */
+export function layerCamIdentities(r: FamilyResult, ctx?: VerifyContext): IdentityCheck[] {
+  return positivePartIdentity(8, 'LayerCAM', L8, r, ctx);
+}
+
+/** 9: element-wise Grad-CAM on a GAP head with f ≥ 0: map·Z = Σ_k ReLU(w_k^c) f_k. */
+export function elementwiseIdentities(r: FamilyResult, ctx?: VerifyContext): IdentityCheck[] {
+  return positivePartIdentity(9, 'Element-wise Grad-CAM', L9, r, ctx);
+}
+
+/** 10: Grad-CAM++ on a GAP head: α_k = ReLU(w) w² / (w² (2 + w F_k) + ε Z²) (pytorch-grad-cam's ε). */
+export function gradCamPlusPlusIdentities(r: FamilyResult, ctx?: VerifyContext): IdentityCheck[] {
+  const g = gapWeights(r, ctx);
+  if ('why' in g) return [skipped(10, 'Grad-CAM++ weights on a GAP head', L10, g.why)];
+  const F = gapOf(r.f);
+  const eps = r.epsilon ?? 0;
+  const rhs = g.wc.map((w, k) => (w > 0 ? (w * w * w) / (w * w * (2 + w * F[k]) + eps * r.Z * r.Z) : 0));
+  return [compare(10, 'Grad-CAM++ weights: α_k^c equals ReLU(w) w² / (w² (2 + w F_k) + ε Z²)', L10, r.alpha!, rhs)];
 }

@@ -8,6 +8,13 @@ import { withActivationGradientsOnly } from './patches/kernels';
 /** Which class c to explain for each image. */
 export type ClassChoice = number | readonly number[] | 'top1';
 
+/**
+ * What to explain instead of one class score: a function from the model's output (N, …) (logits
+ * unless scores is 'probabilities') to one scalar per image, (N). It runs inside the gradient
+ * pass, so it must be built from tfjs ops on its argument. Helpers: src/model/targets.ts.
+ */
+export type TargetFn = (output: tf.Tensor) => tf.Tensor;
+
 export interface EngineOptions {
   /**
    * Target layer: name, "outer/inner" path or index; default: the last spatial feature map. A
@@ -25,6 +32,11 @@ export interface EngineOptions {
    * and the scores (CAM, GAP, Eigen-CAM, Score-CAM). Default true.
    */
   readonly gradients?: boolean;
+  /**
+   * Explain target(output) per image instead of the class score S_c (classIndex must then be
+   * omitted): the gradient is ∂target_n/∂f for each image n. classIndices are then -1.
+   */
+  readonly target?: TargetFn;
 }
 
 /**
@@ -38,8 +50,10 @@ export interface EngineOutput<G extends tf.Tensor4D | null = tf.Tensor4D> {
   readonly grads: G;
   /** All class scores S (pre-activation unless scoreKind is 'probabilities'): (N, classes). */
   readonly scores: tf.Tensor2D;
-  /** c for each image. */
+  /** c for each image; -1 for each when a target function was explained. */
   readonly classIndices: number[];
+  /** target(output) for each image (N), when a target function was explained. */
+  readonly targetValues?: tf.Tensor1D;
   readonly layer: LayerInfo;
   readonly scoreKind: ScoreKind;
   /** Where the scores were read, e.g. "the input of the softmax in layer 'predictions'". */
@@ -88,28 +102,53 @@ function clearTape(): void {
 }
 
 /** Reads a finished forward pass, or throws the engine's errors for a layer or score shape it cannot use. */
-function checkedRun(r: GraphRun, layer: LayerInfo): { scores: tf.Tensor2D; captured: tf.Tensor } {
+function checkedRun(r: GraphRun, layer: LayerInfo, target?: TargetFn): { scores: tf.Tensor2D; captured: tf.Tensor } {
   if (!r.captured) {
     throw new TslabCamError('UNKNOWN_LAYER', `Layer '${layer.name}' is not on the path from the input to the scores.`,
       'Choose a layer that the prediction depends on.');
   }
-  if (r.scores.rank !== 2) {
+  if (r.scores.rank !== 2 && !target) {
     throw new TslabCamError('UNSUPPORTED', `The model's scores have shape [${r.scores.shape}], expected (N, classes).`,
-      'Explain a classifier whose output is (batch, classes), or pick the output with outputIndex.');
+      'Explain a classifier whose output is (batch, classes), pick the output with outputIndex, or pass a target function (e.g. targets.segmentation(c, mask)).');
   }
   return { scores: r.scores as tf.Tensor2D, captured: r.captured };
+}
+
+/**
+ * The scalar per image that the backward pass starts from: S_{c_n} for each image's class (a
+ * one-hot mask on the scores), or the caller's target function, checked to give one value per image.
+ */
+function explainedValues(output: tf.Tensor, classIndices: readonly number[], target?: TargetFn): tf.Tensor1D {
+  if (!target) return tf.sum(tf.mul(output, tf.oneHot(tf.tensor1d([...classIndices], 'int32'), output.shape[1] as number)), 1) as tf.Tensor1D;
+  const n = output.shape[0];
+  const v = target(output) as unknown;
+  if (!(v instanceof tf.Tensor) || v.rank !== 1 || v.shape[0] !== n || v.dtype !== 'float32') {
+    const got = v instanceof tf.Tensor ? `a ${v.dtype} tensor of shape [${v.shape}]` : String(v);
+    throw new TslabCamError('BAD_OPTION', `The target function must return one float32 value per image, shape [${n}], but returned ${got}.`,
+      'Reduce the model output to one number per image, e.g. (out) => out.slice([0, 0], [-1, 1]).reshape([-1]), or use a helper from targets.');
+  }
+  return v as tf.Tensor1D;
+}
+
+/** Scores as (N, values) for the results: a classifier's own (N, classes), any other output flattened per image. */
+function scoresOf(output: tf.Tensor): tf.Tensor2D {
+  return (output.rank === 2 ? output : output.reshape([output.shape[0], -1])) as tf.Tensor2D;
 }
 
 /** The no-gradient mode: one forward pass keeping f and the scores. */
 function forwardOnly(model: tf.LayersModel, images: tf.Tensor4D, layer: LayerInfo, scoreKind: ScoreKind, scoreSource: string, options: EngineOptions): EngineOutput<null> {
   let classIndices: number[] = [];
-  const [f, scores] = tf.tidy(() => {
-    const r = checkedRun(runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex }), layer);
-    classIndices = chooseClasses(options.classIndex, r.scores);
+  const [f, scores, values] = tf.tidy(() => {
+    const r = checkedRun(runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex }), layer, options.target);
+    classIndices = options.target ? new Array<number>(images.shape[0]).fill(-1) : chooseClasses(options.classIndex, r.scores);
+    const v = options.target ? explainedValues(r.scores, classIndices, options.target) : null;
     // Capturing an input layer captures the caller's own tensor: hand back a copy we may dispose.
-    return [r.captured === images ? images.clone() : r.captured, r.scores] as [tf.Tensor4D, tf.Tensor2D];
+    return [r.captured === images ? images.clone() : r.captured, scoresOf(r.scores), ...(v ? [v] : [])] as [tf.Tensor4D, tf.Tensor2D, tf.Tensor1D?];
   });
-  return { f, grads: null, scores, classIndices, layer, scoreKind, scoreSource, dispose: () => tf.dispose([f, scores]) };
+  return {
+    f, grads: null, scores, classIndices, layer, scoreKind, scoreSource, ...(values ? { targetValues: values } : {}),
+    dispose: () => tf.dispose([f, scores, ...(values ? [values] : [])]),
+  };
 }
 
 /**
@@ -130,10 +169,20 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
     throw new TslabCamError('BAD_OPTION', `scores must be 'logits' or 'probabilities', got ${String(scoreKind)}.`, "Use scores: 'logits' (the article's S_c) or 'probabilities'.");
   }
   const scoreSource = scoreKind === 'logits' ? describeScoreHead(model, options.outputIndex ?? 0) : 'the model output';
+  if (options.target !== undefined && typeof options.target !== 'function') {
+    throw new TslabCamError('BAD_OPTION', `target must be a function from the model output to one value per image, got ${String(options.target)}.`,
+      'Pass e.g. target: targets.regression(0), or a class index as classIndex.');
+  }
+  if (options.target && options.classIndex !== undefined) {
+    throw new TslabCamError('BAD_OPTION', 'Both classIndex and a target function were given; a pass explains one of them.', 'Drop classIndex, or drop target.');
+  }
   if (options.gradients === false) return forwardOnly(model, images, layer, scoreKind, scoreSource, options);
   const placeholder = tf.scalar(0);
   const xs: tf.Tensor[] = [placeholder];
   let run: GraphRun | null = null;
+  let values: tf.Tensor1D | null = null;
+  // tfjs leaves the summed value alive when it finds no path from f to it (a target that ignores f).
+  let total: tf.Tensor | null = null;
   let classIndices: number[] = [];
   // Everything up to the target layer runs before the tape starts: no gradient is wanted there,
   // and recording it cost as much again as running it (every op saves its inputs for backward).
@@ -147,12 +196,14 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
   };
   try {
     const { value, grads } = withActivationGradientsOnly(() => withLeanGradients(() => tf.engine().gradients(() => {
-      const r = checkedRun(runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex, known }), layer);
+      const r = checkedRun(runGraph(model, images, { capture: layer.path, scoreKind, outputIndex: options.outputIndex, known }), layer, options.target);
       run = { scores: tf.keep(r.scores), captured: tf.keep(r.captured) };
       xs[0] = r.captured;
-      classIndices = chooseClasses(options.classIndex, r.scores);
-      const mask = tf.oneHot(tf.tensor1d(classIndices, 'int32'), r.scores.shape[1]);
-      return tf.sum(tf.mul(r.scores, mask)) as tf.Scalar;
+      classIndices = options.target ? new Array<number>(images.shape[0]).fill(-1) : chooseClasses(options.classIndex, r.scores);
+      const v = explainedValues(r.scores, classIndices, options.target);
+      if (options.target) values = tf.keep(v);
+      total = tf.sum(v);
+      return total as tf.Scalar;
     }, xs)));
     value.dispose();
     const g = grads[0] as tf.Tensor4D;
@@ -161,16 +212,24 @@ export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: E
     // Capturing an input layer captures the caller's own tensor: hand back a copy we may dispose.
     const f = (done.captured === images ? images.clone() : done.captured) as tf.Tensor4D;
     releaseEarly(f);
-    const scores = done.scores as tf.Tensor2D;
+    const scores = scoresOf(done.scores);
+    if (scores !== done.scores) done.scores.dispose();
+    const tv = values as tf.Tensor1D | null;
     return {
-      f, grads: g, scores, classIndices, layer, scoreKind, scoreSource,
-      dispose: () => tf.dispose([f, g, scores]),
+      f, grads: g, scores, classIndices, layer, scoreKind, scoreSource, ...(tv ? { targetValues: tv } : {}),
+      dispose: () => tf.dispose([f, g, scores, ...(tv ? [tv] : [])]),
     };
   } catch (e) {
     const partial = run as GraphRun | null;
     if (partial) tf.dispose([partial.scores, ...(partial.captured && partial.captured !== images ? [partial.captured] : [])]);
+    if (values) (values as tf.Tensor).dispose();
+    if (total && !(total as tf.Tensor).isDisposed) (total as tf.Tensor).dispose();
     releaseEarly(null);
     clearTape();
+    if (options.target && e instanceof Error && /Cannot compute gradient of y=f\(x\)/.test(e.message)) {
+      throw new TslabCamError('BAD_OPTION', `The target function's value does not depend on layer '${layer.name}', so it has no gradient there.`,
+        'Build the target from the model output it receives (e.g. (out) => out.slice([0, 2], [-1, 1]).reshape([-1])), not from new tensors.', { cause: e });
+    }
     throw e;
   } finally {
     placeholder.dispose();

@@ -61,7 +61,8 @@ function t(s: string): string {
 }
 
 /** "class 3 (cat)" or "class 3". */
-export function classLabel(r: Pick<ResultMeta, 'classIndex' | 'className'>): string {
+export function classLabel(r: Pick<ResultMeta, 'classIndex' | 'className' | 'target'>): string {
+  if (r.target !== undefined) return r.target;
   return r.className !== undefined && r.className !== '' ? `class ${r.classIndex} (${r.className})` : `class ${r.classIndex}`;
 }
 
@@ -316,7 +317,7 @@ function switcherFigure(results: readonly MapResult[], kind: 'classes' | 'layers
  */
 export function classDropdownFigure(results: readonly MapResult[], options: OverlayOptions = {}): Figure {
   return switcherFigure(results, 'classes', (r) => {
-    const score = r.scores && r.scores.length > r.classIndex ? ` S=${roundValue(r.scores[r.classIndex], 3)}` : '';
+    const score = Number.isFinite(r.S) ? ` S=${roundValue(r.S, 3)}` : '';
     return `${classLabel(r)}${score}`;
   }, options);
 }

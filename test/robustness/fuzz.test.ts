@@ -58,8 +58,12 @@ function arraysOf(result: object): Float32Array[] {
   return out;
 }
 
+/** Methods that take eigenSmooth and augSmooth (the fuzz turns them on now and then). */
+const SMOOTHABLE = new Set(['gradCam', 'gradCamPlusPlus', 'xGradCam', 'hiResCam', 'gradCamElementWise', 'layerCam', 'eigenCam', 'eigenGradCam']);
+
 test('fuzz: 500 random (topology, input size, layer, class, method) combinations: finite, normalised, no leaks', () => {
   const failures: string[] = [];
+  const seen = new Map<string, number>();
   const start = tf.memory().numTensors;
   for (let seed = 1; seed <= 500; seed++) {
     const r = mulberry32(seed);
@@ -72,10 +76,12 @@ test('fuzz: 500 random (topology, input size, layer, class, method) combinations
     const method = pick(r, METHODS);
     const classes = model.outputs[0].shape[1] as number;
     const classIndex = r() < 0.3 ? undefined : Array.from({ length: n }, () => Math.floor(r() * classes));
+    const smooth = SMOOTHABLE.has(method) ? { eigenSmooth: r() < 0.2, augSmooth: r() < 0.1 } : {};
+    seen.set(method, (seen.get(method) ?? 0) + 1);
     const before = tf.memory().numTensors;
     try {
       const useLayer = method === 'cam' || method === 'guidedBackprop' ? undefined : layer;
-      const results = explain(model, images, { method, layer: useLayer, classIndex });
+      const results = explain(model, images, { method, layer: useLayer, classIndex, ...smooth });
       assert.equal(results.length, n);
       for (const res of results) {
         for (const a of arraysOf(res)) if (!a.every(Number.isFinite)) throw new Error(`non-finite values in ${method}`);
@@ -95,5 +101,7 @@ test('fuzz: 500 random (topology, input size, layer, class, method) combinations
   // Failing seeds are printed so a run can be replayed: mulberry32(seed) rebuilds the same case.
   if (failures.length) console.log(failures.join('\n'));
   assert.deepEqual(failures, []);
+  console.log(`fuzz cases per method: ${JSON.stringify(Object.fromEntries(seen))}`);
+  assert.deepEqual(METHODS.filter((m) => !seen.has(m)), [], 'every registered method is fuzzed');
   assert.equal(tf.memory().numTensors, start);
 });
