@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
+import { noteBackendInUse } from './backend';
 import { GraphRun, ScoreKind, describeScoreHead, runGraph, runUntil } from './graph';
 import { LayerInfo, assertLayersModel, resolveLayer } from './inspect';
 import { withLeanGradients } from './patches/gradients';
@@ -88,6 +89,7 @@ function clearTape(): void {
  * computed (withActivationGradientsOnly).
  */
 export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput {
+  noteBackendInUse();
   assertLayersModel(model);
   const layer = resolveLayer(model, options.layer);
   const scoreKind: ScoreKind = options.scores ?? 'logits';

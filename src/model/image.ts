@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createCanvas, loadImage as decodeWithCanvas, type Image } from '@napi-rs/canvas';
 import { TslabCamError } from '../errors';
 import { ModelMeta, modelMetaOf } from './builtin';
+import { ensureBackend } from './backend';
 
 /**
  * Images in, model input out: decode a PNG/JPEG (path, URL or bytes) with @napi-rs/canvas, resize
@@ -177,6 +178,7 @@ export function rgbaToTensor(rgba: Uint8ClampedArray | Uint8Array, height: numbe
  * float32 tensor the caller disposes. Undecodable data throws TslabCamError 'BAD_IMAGE'.
  */
 export async function loadImage(source: ImageSource, options: LoadImageOptions = {}): Promise<tf.Tensor4D> {
+  await ensureBackend();
   const { bytes, from } = await imageBytes(source, options.timeoutMs);
   const img = await decodeImage(bytes, from);
   const prep = resolvePreprocessing(options, [img.height, img.width]);

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { builtinModelPath, META_FILE, metaProblem, readModelMeta, attachModelMeta, modelMetaOf, type ModelMeta } from './builtin';
 import { assertLayersModel, describeValue } from './inspect';
+import { ensureBackend } from './backend';
 
 /**
  * Loading and saving tfjs layers models without tfjs-node.
@@ -675,6 +676,7 @@ function locate(source: string | URL): Location {
  * No tensors are left behind when loading fails.
  */
 export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<tf.LayersModel> {
+  await ensureBackend();
   const maxWeightBytes = options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(maxWeightBytes >= 0) || !(timeoutMs > 0)) {
