@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { executeNotebook, makeNotebook, notebookErrors, ROOT, type NotebookOutput } from '../scripts/jupyter';
+import { makeNotebook, notebookErrors, ROOT, type NotebookOutput } from '../scripts/jupyter';
+import { executeInScratch } from './helpers/notebook';
 
 /** The bodies of the README's ```ts cell blocks, in order. */
 export function readmeCells(markdown: string): string[] {
@@ -32,16 +32,8 @@ test('readmeCells reads exactly the blocks marked ts cell', () => {
 test('README quick start, cell by cell in real Jupyter + tslab: wasm, no tfjs banner, the overlay figure, verify with 0 failures', () => {
   const cells = readmeCells(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
   assert.equal(cells.length, 3, 'the quick start is three cells');
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-readme-'));
-  try {
-    // The package as `..` sees it from tmp/notebooks: the repo's compiled library.
-    const dist = path.join(ROOT, 'dist', 'index');
-    fs.writeFileSync(path.join(tmp, 'index.js'), `module.exports = require(${JSON.stringify(dist)});\n`);
-    fs.writeFileSync(path.join(tmp, 'index.d.ts'), `export * from ${JSON.stringify(dist)};\n`);
-    fs.mkdirSync(path.join(tmp, 'notebooks'));
-    const input = path.join(tmp, 'notebooks', 'readme.ipynb');
-    fs.writeFileSync(input, JSON.stringify(makeNotebook(cells)));
-    const nb = executeNotebook(input, path.join(tmp, 'notebooks', 'readme.out.ipynb'), 300);
+  const { nb } = executeInScratch(makeNotebook(cells), 300, 'readme.ipynb');
+  {
     assert.deepEqual(notebookErrors(nb), []);
     const outs = nb.cells.map((c) => c.outputs ?? []);
     const all = outs.flat().map(textOf).join('\n');
@@ -63,7 +55,5 @@ test('README quick start, cell by cell in real Jupyter + tslab: wasm, no tfjs ba
     assert.ok(verdict, 'cell 3 shows the identity checks');
     assert.ok(Number(verdict[1]) >= 3, `at least 3 identities pass, saw ${verdict[0]}`);
     assert.equal(Number(verdict[2]), 0);
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
   }
 });

@@ -5,7 +5,7 @@ import { FIGURE_COUNT, PLOTLY_MIME, joinText, outputsOf, runDisplayNotebook } fr
 
 // Real Jupyter (nbconvert) + the real tslab kernel; needs `npx tsc -p tsconfig.json` first (scripts/test.sh does it).
 test('the display notebook holds multi-MIME bundles, plotly.js embedded exactly once', () => {
-  const { nb } = runDisplayNotebook('99-display-check.ipynb');
+  const { nb } = runDisplayNotebook();
   assert.deepEqual(notebookErrors(nb), []);
   const outs = outputsOf(nb);
   const figures = outs.filter((o) => o.output.output_type === 'display_data' && o.output.data?.[PLOTLY_MIME] !== undefined);
