@@ -8,3 +8,12 @@
 export function inTslab(): boolean {
   return (globalThis as { __tslab__?: unknown }).__tslab__ !== undefined;
 }
+
+/**
+ * Where a relative path starts, for error messages. A tslab kernel runs in the notebook's folder,
+ * so there the user knows it as that; elsewhere it is the process's current directory.
+ */
+export function relativeTo(): string {
+  return inTslab() ? `a relative path is relative to the notebook's folder, ${process.cwd()}`
+    : `a relative path is relative to the current directory, ${process.cwd()}`;
+}

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { createCanvas, loadImage as decodeWithCanvas, type Image } from '@napi-rs/canvas';
 import { TslabCamError } from '../errors';
+import { relativeTo } from '../host';
 import { ModelMeta, modelMetaOf } from './builtin';
 import { ensureBackend } from './backend';
 
@@ -77,7 +78,7 @@ function readPath(file: string): Uint8Array {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new TslabCamError('BAD_IMAGE', `Cannot read the image file ${file} (${code ?? (e as Error).message}).`,
-      code === 'ENOENT' ? 'Check the path; relative paths start from the notebook\'s folder.' : 'Check the path and its permissions.', { cause: e });
+      code === 'ENOENT' ? `Check the path (${relativeTo()}).` : 'Check the path and its permissions.', { cause: e });
   }
 }
 
