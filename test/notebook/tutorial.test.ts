@@ -38,8 +38,9 @@ for (const name of Object.keys(TUTORIAL)) {
     const all = texts(nb).join('\n');
     assert.doesNotMatch(all, /FAILED/);
     if (name.startsWith('04')) assert.match(all, /every identity of the walkthrough passed/);
-    // Figures arrive as multi-MIME bundles (plotly JSON for frontends that render it, PNG everywhere).
-    const figures = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data && 'image/png' in o.data);
+    // Figures arrive as multi-MIME bundles (plotly JSON for frontends that render it, HTML with the PNG everywhere).
+    const figures = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data && 'application/vnd.plotly.v1+json' in o.data &&
+      /<img class="tslab-cam-fallback"[^>]*src="data:image\/png;base64,/.test(([] as string[]).concat(o.data['text/html'] as string | string[]).join('')));
     assert.ok(figures.length >= 1, `${name}: no figure output`);
   });
 }
