@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   const warmup = 8 * makers.length;
   const render = soak(BUNDLES, warmup, (i, measured) => {
     const value = makers[i % makers.length].make();
-    const png = toBundle(value).data['image/png'] ?? '';
+    const png = toBundle(value, { pngMime: true }).data['image/png'] ?? '';
     if (measured) pngBytes += png.length;
     if (i % every === every - 1) {
       savePng(value, path.join(dir, `figure-${i % 10}.png`));

@@ -3,6 +3,7 @@
  * scripts/ensure-system.sh registered under .jupyter-local. Used by the tests and `npm run notebooks`.
  */
 import { execFileSync, spawnSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -20,6 +21,8 @@ export interface NotebookOutput {
   traceback?: string[];
 }
 export interface NotebookCell {
+  /** nbformat ≥ 4.5: unique within the notebook, [A-Za-z0-9_-]{1,64}. */
+  id?: string;
   cell_type: 'code' | 'markdown' | 'raw';
   source: string | string[];
   outputs?: NotebookOutput[];
@@ -47,12 +50,27 @@ export function jupyterEnv(): NodeJS.ProcessEnv {
   return { ...process.env, JUPYTER_PATH: prev ? `${JUPYTER_PATH}${path.delimiter}${prev}` : JUPYTER_PATH };
 }
 
+/**
+ * nbformat 4.5 cell ids derived from the cells' sources (a hash, numbered on repeats), so
+ * regenerating a notebook gives the same ids and git sees only the cells that changed.
+ */
+export function cellIds(sources: readonly string[]): string[] {
+  const seen = new Map<string, number>();
+  return sources.map((s) => {
+    const base = createHash('sha256').update(s).digest('hex').slice(0, 12);
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base}-${n}`;
+  });
+}
+
 /** A new notebook for the tslab kernel from cell sources (strings starting with "%md\n" are markdown). */
 export function makeNotebook(sources: string[]): Notebook {
+  const ids = cellIds(sources);
   return {
-    cells: sources.map((s) => s.startsWith('%md\n')
-      ? { cell_type: 'markdown' as const, source: s.slice(4), metadata: {} }
-      : { cell_type: 'code' as const, source: s, outputs: [], metadata: {}, execution_count: null }),
+    cells: sources.map((s, i) => s.startsWith('%md\n')
+      ? { id: ids[i], cell_type: 'markdown' as const, source: s.slice(4), metadata: {} }
+      : { id: ids[i], cell_type: 'code' as const, source: s, outputs: [], metadata: {}, execution_count: null }),
     metadata: {
       kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' },
       language_info: { name: 'typescript', file_extension: '.ts', mimetype: 'text/typescript' },

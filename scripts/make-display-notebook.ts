@@ -3,14 +3,15 @@
  * bar, with hostile class/layer names, on synthetic results (no model needed). The display tests
  * execute it with the real tslab kernel and open its HTML export in Chromium.
  *
- * LIB/RENDER are the import paths; once src/index.ts re-exports the display API they can be "..".
+ * LIB/RENDER are the import paths: the package entry (it re-exports the display API and
+ * syntheticExample); the environment variables point them elsewhere for experiments.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { makeNotebook, ROOT } from './jupyter';
 
-const LIB = process.env.DISPLAY_NOTEBOOK_LIB ?? '../dist/notebook';
-const RENDER = process.env.DISPLAY_NOTEBOOK_RENDER ?? '../dist/render';
+const LIB = process.env.DISPLAY_NOTEBOOK_LIB ?? '..';
+const RENDER = process.env.DISPLAY_NOTEBOOK_RENDER ?? '..';
 
 /** The cells; the test counts on 10 figures, 1 progress bar and 1 identity table. */
 export const DISPLAY_CELLS: string[] = [

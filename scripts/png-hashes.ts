@@ -66,7 +66,7 @@ function pinkNoise(size: number, seed: number): NDArray {
 }
 
 function figureEntries(name: string, fig: Figure): void {
-  const b = toBundle(fig);
+  const b = toBundle(fig, { pngMime: true });
   put(`${name}/bundle.png`, b.data['image/png'] ?? '');
   put(`${name}/plotly`, JSON.stringify(b.data['application/vnd.plotly.v1+json']));
   put(`${name}/scene.truecolor`, renderScenePng(fig.scene, { encoding: 'truecolor' }));
@@ -170,13 +170,13 @@ async function samplesAndImages(): Promise<void> {
     batch: tc.explain(model, both, { classIndex: [2, 7] }),
   };
   for (const [name, value] of Object.entries(real)) {
-    const b = toBundle(value);
+    const b = toBundle(value, { pngMime: true });
     put(`builtin/${name}/bundle.png`, b.data['image/png'] ?? '');
     put(`builtin/${name}/plotly`, JSON.stringify(b.data['application/vnd.plotly.v1+json'] ?? null));
   }
   const wt = tc.walkthrough(model, x, { classIndex: 7 });
   for (const s of wt.steps) {
-    const b = toBundle(s);
+    const b = toBundle(s, { pngMime: true });
     put(`builtin/walkthrough/step${s.index}.png`, b.data['image/png'] ?? '');
   }
   both.dispose();

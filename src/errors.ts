@@ -1,3 +1,5 @@
+import { inTslab } from './host';
+
 /**
  * Every failure the library reports on purpose is a TslabCamError with a stable `code`,
  * so notebooks and tests can branch on the kind of problem instead of parsing messages.
@@ -19,6 +21,8 @@ export type ErrorCode =
 
 export class TslabCamError extends Error {
   readonly code: ErrorCode;
+  /** What went wrong, with the offending value. */
+  readonly problem: string;
   /** What the user can do about it; also appended to `message`. */
   readonly fix: string;
 
@@ -26,11 +30,44 @@ export class TslabCamError extends Error {
     super(fix ? `${problem} Fix: ${fix}` : problem);
     this.name = 'TslabCamError';
     this.code = code;
+    this.problem = problem;
     this.fix = fix;
     if (options && options.cause !== undefined) {
       (this as { cause?: unknown }).cause = options.cause;
     }
+    // Not enumerable: util.inspect (and so tslab's printout) would list it after the message.
+    Object.defineProperty(this, 'problem', { enumerable: false });
+    Object.defineProperty(this, 'fix', { enumerable: false });
   }
+
+  /**
+   * How console.log / console.error / util.inspect show the error. tslab prints a thrown error
+   * with console.error, which would put the library's stack (a dozen frames inside tslab-cam and
+   * tfjs) around the message; in a notebook the user needs the problem and the fix. So inside
+   * tslab this prints just those; `error.stack` keeps the full trace for debugging. Elsewhere
+   * (scripts, tests) Node's usual printout with the stack is kept.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
+    if (inTslab()) return notebookText(this);
+    return inspect(this, { ...options, customInspect: false });
+  }
+}
+
+/** The notebook form of an error: name and code, the problem, and the fix on its own line. */
+export function notebookText(e: TslabCamError): string {
+  return `${e.name} [${e.code}]: ${e.problem}` + (e.fix ? `\nFix: ${e.fix}` : '') + '\n(error.stack has the full trace)';
+}
+
+/**
+ * A value as an error message shows it: strings quoted (so "7" does not read like the number 7),
+ * numbers and the like as written, objects by their class.
+ */
+export function showValue(v: unknown): string {
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v)}`;
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (typeof v === 'object') return `an object of class ${(v as object).constructor?.name ?? 'Object'}`;
+  return typeof v;
 }
 
 /** Levenshtein distance, used to suggest the names closest to a mistyped one. */

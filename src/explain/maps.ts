@@ -62,10 +62,17 @@ export function upsampleMaps(maps: Float32Array, n: number, h: number, w: number
   return out;
 }
 
-/** The three forms of one (h, w) map: raw, normalised, and normalised upsampled to (H, W). */
+/**
+ * The three forms of one (h, w) map: raw, normalised, and upsampled to (H, W). As in
+ * pytorch-grad-cam (`scale_cam_image`: min-max, cv2 bilinear resize, min-max again), the resized
+ * map is min-max scaled once more, so `upsampled` spans [0, 1] and reaches 1 at its peak: bilinear
+ * resizing with half-pixel centres never samples a cell's centre exactly, so the resized peak
+ * alone stays below 1 and an overlay would never reach the top of its colour scale. An all-zero
+ * map stays all zero.
+ */
 export function mapForms(raw: Float32Array, h: number, w: number, size: readonly [number, number]): MapForms {
   const normalized = normalizeMap(raw);
-  const up = upsampleMaps(normalized, 1, h, w, size);
+  const up = normalizeMap(upsampleMaps(normalized, 1, h, w, size));
   return {
     raw: { data: raw, shape: [h, w] },
     normalized: { data: normalized, shape: [h, w] },

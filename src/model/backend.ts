@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
+import { inTslab } from '../host';
 import { registerWasmGradientKernels } from './patches/kernels';
 
 /** The compute backends this library knows, fastest first. */
@@ -32,6 +33,39 @@ export interface BackendOptions {
 
 let current: Promise<BackendInfo> | null = null;
 let info: BackendInfo | null = null;
+/** Whether the user has been told which backend runs (by the first-use line or by initBackend's answer). */
+let reported = false;
+
+/**
+ * tfjs's cpu backend prints a multi-line "install our node backend" banner (console.warn) on its
+ * first tensor write in Node. It is wrong advice offline (tfjs-node's install downloads
+ * libtensorflow) and noise inside a cell; this library's first-use line says which backend runs
+ * and how to get a faster one instead. The banner fires once per backend instance, gated by the
+ * instance's private `firstUse` flag (tfjs-backend-cpu 4.22, backend_cpu.js `write`). tfjs makes a
+ * new instance whenever it picks cpu by itself (a tensor created before any setBackend), so the
+ * registered factory is wrapped to clear the flag on every instance it makes, and an instance that
+ * exists already is cleared too. The PROD/IS_TEST flags would also silence it, but they silence
+ * every tfjs warning.
+ */
+function silenceCpuBanner(): void {
+  const clear = (b: unknown): void => {
+    const cpu = b as { firstUse?: unknown } | null;
+    if (cpu && typeof cpu.firstUse === 'boolean') cpu.firstUse = false;
+  };
+  const engine = tf.engine();
+  const entry = engine.registryFactory.cpu as (typeof engine.registryFactory)[string] & { quiet?: true } | undefined;
+  if (entry && !entry.quiet) {
+    const make = entry.factory;
+    entry.factory = () => {
+      const made = make();
+      clear(made);
+      return made;
+    };
+    entry.quiet = true;
+  }
+  clear(engine.registry.cpu);
+}
+silenceCpuBanner();
 
 function isBackendName(s: string): s is BackendName {
   return (BACKEND_ORDER as readonly string[]).includes(s);
@@ -69,6 +103,12 @@ function describe(e: unknown): string {
  * return the same answer unless `force` names a different backend.
  */
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
+  // Whoever calls initBackend gets its answer back; the first-use line would repeat it.
+  reported = true;
+  return chooseBackend(options);
+}
+
+async function chooseBackend(options: BackendOptions): Promise<BackendInfo> {
   const env = process.env.TSLAB_CAM_BACKEND;
   if (options.backend !== undefined && !isBackendName(options.backend)) {
     throw new TslabCamError('BACKEND', `Unknown backend '${String(options.backend)}'.`,
@@ -122,7 +162,77 @@ function wasmFlags(): { wasmSimd?: boolean; wasmThreads?: boolean } {
 
 /** Which backend runs and why. Starts the automatic choice if nothing chose yet. */
 export async function backendInfo(): Promise<BackendInfo> {
+  if (info && info.name !== tf.engine().backendName) info = adoptActiveBackend();
   return info ?? initBackend();
+}
+
+/**
+ * The backend for a call that is about to compute (loadModel, loadImage). The first time, and
+ * only if nobody chose yet, it makes the automatic choice initBackend() makes (tfjs-node → wasm →
+ * cpu). A backend that is already active wins: the user's `tf.setBackend(...)`, an earlier
+ * `initBackend`, or tfjs's own pick when the user created tensors first. Either way, inside a
+ * notebook one line says which backend runs, once.
+ *
+ * Async because starting wasm is (it compiles its module); the synchronous methods (gradCam, …)
+ * call `noteBackendInUse` instead. They cannot run before some backend exists: a model's weights
+ * are tensors, so loadModel (async, here) or the user's own tensors chose one already.
+ */
+export async function ensureBackend(): Promise<BackendInfo> {
+  if (info) return reportOnce(info);
+  if (current) return reportOnce(await current);
+  const adopted = adoptActiveBackend();
+  return reportOnce(adopted ?? await chooseBackend({}));
+}
+
+/**
+ * The synchronous counterpart of `ensureBackend` for the methods: it cannot start wasm, so it
+ * adopts whatever backend tfjs runs now (creating tfjs's default if none is active) and reports
+ * it once. Cheap after the first call.
+ */
+export function noteBackendInUse(): void {
+  if (reported) return;
+  const known = info ?? adoptActiveBackend();
+  if (known) {
+    reportOnce(known);
+  } else {
+    tf.backend();
+    const made = adoptActiveBackend();
+    if (made) reportOnce(made);
+  }
+}
+
+/** The backend tfjs already runs, recorded as this library's answer; null when none is active yet. */
+function adoptActiveBackend(): BackendInfo | null {
+  const active = tf.engine().backendName as string | null;
+  if (!active) return null;
+  const reason = active === 'cpu'
+    ? 'already active (chosen by tf.setBackend, or by tfjs for tensors created first)'
+    : 'already active (chosen by tf.setBackend)';
+  const made: BackendInfo = { name: active, reason, attempts: [], tfjsVersion: tf.version.tfjs, ...wasmFlags() };
+  info = made;
+  if (active === 'wasm') registerWasmGradientKernels();
+  return made;
+}
+
+/** The one line the first computing call prints. Pure, so its wording is testable. */
+export function backendLine(b: BackendInfo): string {
+  const slow = b.name === 'cpu'
+    ? ' The pure-JS cpu backend is 15–40× slower than wasm: await tc.initBackend() picks the fastest that works.'
+    : '';
+  return `tslab-cam computes on ${b.name}: ${b.reason}.${slow}`;
+}
+
+/**
+ * Inside a notebook the line goes into the cell (stdout, shown once per kernel). In scripts and
+ * tests nothing is printed unless the automatic choice had to fall back to the slow cpu backend
+ * (stderr); a cpu backend someone chose on purpose is not second-guessed there.
+ */
+function reportOnce(b: BackendInfo): BackendInfo {
+  if (reported) return b;
+  reported = true;
+  if (inTslab()) console.log(backendLine(b));
+  else if (b.name === 'cpu' && b.attempts.some((a) => !a.ok)) console.error(backendLine(b));
+  return b;
 }
 
 

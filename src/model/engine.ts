@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { TslabCamError } from '../errors';
+import { TslabCamError, showValue } from '../errors';
+import { noteBackendInUse } from './backend';
 import { GraphRun, ScoreKind, describeScoreHead, runGraph, runUntil } from './graph';
 import { LayerInfo, assertLayersModel, resolveLayer } from './inspect';
 import { withLeanGradients } from './patches/gradients';
@@ -61,11 +62,28 @@ export interface EngineOutput<G extends tf.Tensor4D | null = tf.Tensor4D> {
   dispose(): void;
 }
 
-/** Validates one class index against the number of classes. */
+/**
+ * Validates one class index against the number of classes. Each way to get it wrong has its own
+ * message: a string (quoted, so "7" is not mistaken for 7), a non-integer, a number out of range.
+ */
 export function checkClassIndex(c: unknown, numClasses: number, where: string): number {
-  if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c >= numClasses) {
-    throw new TslabCamError('BAD_CLASS', `${where} is ${String(c)}, but the model has ${numClasses} classes (0 … ${numClasses - 1}).`,
-      `Pass an integer class index from 0 to ${numClasses - 1}, or omit it to explain the top-1 prediction.`);
+  const range = `from 0 to ${numClasses - 1}`;
+  const omit = 'or omit it to explain the top-1 prediction';
+  if (typeof c === 'string' && /^\s*\d+\s*$/.test(c)) {
+    throw new TslabCamError('BAD_CLASS', `${where} is ${showValue(c)}, not a number.`,
+      `Pass the number ${Number(c)} without quotes.`);
+  }
+  if (typeof c !== 'number') {
+    throw new TslabCamError('BAD_CLASS', `${where} is ${showValue(c)}, not a number.`,
+      `Pass an integer class index ${range}, ${omit}.`);
+  }
+  if (!Number.isInteger(c)) {
+    throw new TslabCamError('BAD_CLASS', `${where} is ${String(c)}, not an integer.`,
+      `Pass a whole class index ${range}${Number.isFinite(c) && c > 0 && c < numClasses ? ` (e.g. ${Math.floor(c)} or ${Math.ceil(c)})` : ''}, ${omit}.`);
+  }
+  if (c < 0 || c >= numClasses) {
+    throw new TslabCamError('BAD_CLASS', `${where} is ${c}, out of range: the model has ${numClasses} classes (0 … ${numClasses - 1}).`,
+      `Pass a class index ${range}, ${omit}.`);
   }
   return c;
 }
@@ -87,7 +105,8 @@ export function chooseClasses(choice: ClassChoice | undefined, scores: tf.Tensor
     }
     return choice.map((c, i) => checkClassIndex(c, numClasses, `classIndex[${i}]`));
   }
-  throw new TslabCamError('BAD_CLASS', `classIndex must be a number, an array of numbers or 'top1', got ${String(choice)}.`,
+  if (typeof choice === 'string') checkClassIndex(choice, numClasses, 'classIndex');
+  throw new TslabCamError('BAD_CLASS', `classIndex must be a number, an array of numbers or 'top1', got ${showValue(choice)}.`,
     'Pass e.g. {classIndex: 3}, {classIndex: [3, 7]} or omit it.');
 }
 
@@ -162,6 +181,7 @@ function forwardOnly(model: tf.LayersModel, images: tf.Tensor4D, layer: LayerInf
 export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions & { readonly gradients: false }): EngineOutput<null>;
 export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options?: EngineOptions): EngineOutput;
 export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput<tf.Tensor4D | null> {
+  noteBackendInUse();
   assertLayersModel(model);
   const layer = typeof options.layer === 'object' && options.layer !== null ? options.layer : resolveLayer(model, options.layer);
   const scoreKind: ScoreKind = options.scores ?? 'logits';

@@ -2,8 +2,10 @@ import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { loadImage as decodeWithCanvas, type Image } from '@napi-rs/canvas';
 import { TslabCamError } from '../errors';
+import { relativeTo } from '../host';
 import { ModelMeta, modelMetaOf } from './builtin';
 import { CanvasSlot, canvasPixels } from './canvas';
+import { ensureBackend } from './backend';
 
 /**
  * Images in, model input out: decode a PNG/JPEG (path, URL or bytes) with @napi-rs/canvas, resize
@@ -77,7 +79,7 @@ function readPath(file: string): Uint8Array {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new TslabCamError('BAD_IMAGE', `Cannot read the image file ${file} (${code ?? (e as Error).message}).`,
-      code === 'ENOENT' ? 'Check the path; relative paths start from the notebook\'s folder.' : 'Check the path and its permissions.', { cause: e });
+      code === 'ENOENT' ? `Check the path (${relativeTo()}).` : 'Check the path and its permissions.', { cause: e });
   }
 }
 
@@ -185,6 +187,7 @@ const resizeSlot = new CanvasSlot();
  * float32 tensor the caller disposes. Undecodable data throws TslabCamError 'BAD_IMAGE'.
  */
 export async function loadImage(source: ImageSource, options: LoadImageOptions = {}): Promise<tf.Tensor4D> {
+  await ensureBackend();
   const { bytes, from } = await imageBytes(source, options.timeoutMs);
   const img = await decodeImage(bytes, from);
   const prep = resolvePreprocessing(options, [img.height, img.width]);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { TslabCamError, closestNames } from '../errors';
+import { TslabCamError, closestNames, showValue } from '../errors';
 import { Layer, isContainer, outputShapeOf, paramCount } from './layers';
 
 /** One layer of a model, nested sub-model layers included. */
@@ -91,10 +91,8 @@ export function assertLayersModel(model: unknown): asserts model is tf.LayersMod
 }
 
 export function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  if (typeof v === 'object') return `an object of class ${(v as object).constructor?.name ?? 'Object'}`;
-  return `${typeof v} ${String(v).slice(0, 40)}`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${String(v)}`;
+  return showValue(v);
 }
 
 /**

@@ -3,8 +3,10 @@ import * as path from 'path';
 import { fileURLToPath } from 'url';
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
+import { relativeTo } from '../host';
 import { builtinModelPath, META_FILE, metaProblem, readModelMeta, attachModelMeta, modelMetaOf, type ModelMeta } from './builtin';
 import { assertLayersModel, describeValue } from './inspect';
+import { ensureBackend } from './backend';
 
 /**
  * Loading and saving tfjs layers models without tfjs-node.
@@ -274,7 +276,7 @@ function fileError(e: unknown, file: string, what: string): TslabCamError {
     return new TslabCamError('MODEL_LOAD', `${what} ${file} does not exist.`,
       what === 'Weight file'
         ? 'Copy every .bin file listed in model.json\'s weightsManifest next to model.json (they must stay together).'
-        : 'Check the path (relative paths start at the notebook\'s folder, ' + process.cwd() + '), or use a URL or \'builtin:digits-gap\'.', { cause: e });
+        : `Check the path (${relativeTo()}), or use a URL or 'builtin:digits-gap'.`, { cause: e });
   }
   return new TslabCamError('MODEL_LOAD', `Could not read ${what.toLowerCase()} ${file}: ${(e as Error).message}.`,
     'Check that the file exists and is readable.', { cause: e });
@@ -689,6 +691,7 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
         "Build the model with tslab-cam's tf (import { tf } from 'tslab-cam'), or save it with model.save and loadModel the saved model.json.");
     }
     assertLayersModel(source);
+    await ensureBackend();
     return source;
   }
   if (typeof source === 'string' && source.startsWith('builtin:')) {
@@ -709,6 +712,8 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   // Metadata is checked before any tensor exists, so a bad tslab-cam.json cannot leak a model.
   const meta = loc.kind === 'file' ? readModelMeta(loc.path) : await fetchMeta(loc.url, timeoutMs);
   const shards = await readShards(loc, parsed, timeoutMs);
+  // The first tensors are the weights: the backend is chosen now, after every check of the files.
+  await ensureBackend();
   const model = await buildModelSerially(parsed, shards, where(loc));
   if (meta) attachModelMeta(model, meta);
   return model;

@@ -2,8 +2,11 @@
  * Display bundles: one display_data with several MIME types so every frontend finds one it shows.
  * application/vnd.plotly.v1+json for frontends with a plotly renderer (JupyterLab extension, VS
  * Code), text/html (the PNG in an <img>, replaced by the interactive plot once window.Plotly is
- * there) for classic Notebook, nbviewer and exported HTML, image/png for static viewers, and a
- * one-line text/plain.
+ * there) for classic Notebook, JupyterLab, nbviewer and exported HTML, and a one-line text/plain.
+ * image/png only on request (`pngMime`): Jupyter's frontends (classic, JupyterLab, VS Code,
+ * nbconvert) render text/html and prefer it, so a second copy of the PNG only doubled the biggest
+ * part of a saved figure (a 224×224 overlay over a photograph-like input: 206 KB with it, 139 KB
+ * without, as scripts/display-sizes.ts counts).
  */
 import { randomBytes } from 'crypto';
 import { escapeHtml, jsonForScript, toJsonValue } from '../render/escape';
@@ -29,6 +32,11 @@ export interface DisplayBundle {
 export interface BundleOptions {
   /** Include the plotly JSON MIME type (default true). */
   plotlyMime?: boolean;
+  /**
+   * Also send the static image as image/png (default false: it is already inside text/html). For
+   * viewers that render image/png but strip HTML outputs or their data: images.
+   */
+  pngMime?: boolean;
 }
 
 /** True for objects shaped like a DisplayBundle. */
@@ -93,10 +101,13 @@ export function figureBundle(figure: Figure, options: BundleOptions = {}): Displ
     data: {
       'text/plain': figure.summary,
       'text/html': figureHtml(figure, png, size),
-      'image/png': png.toString('base64'),
     },
-    metadata: { 'image/png': { width: size.width, height: size.height } },
+    metadata: {},
   };
+  if (options.pngMime === true) {
+    bundle.data['image/png'] = png.toString('base64');
+    bundle.metadata['image/png'] = { width: size.width, height: size.height };
+  }
   if (options.plotlyMime !== false) bundle.data[PLOTLY_MIME] = toJsonValue(figure.plotly);
   return bundle;
 }

@@ -42,15 +42,18 @@ export interface RendererOptions<T> {
 export interface SessionDisplayOptions {
   embedPlotly: boolean;
   plotlyMime: boolean;
+  pngMime: boolean;
 }
 
 const registry: RendererEntry[] = [];
-let defaults: SessionDisplayOptions = { embedPlotly: true, plotlyMime: true };
+let defaults: SessionDisplayOptions = { embedPlotly: true, plotlyMime: true, pngMime: false };
 
 /**
  * Session-wide display options. `embedPlotly: false` skips the plotly.js embed where the frontend
  * renders the plotly MIME type itself (JupyterLab with jupyterlab-plotly, VS Code); `plotlyMime:
- * false` drops the plotly JSON MIME type to make saved notebooks smaller.
+ * false` drops the plotly JSON MIME type to make saved notebooks smaller; `pngMime: true` adds
+ * image/png (a second copy of the static image, which is inside text/html already) for viewers
+ * that show image/png but not HTML.
  */
 export function setDisplayOptions(options: Partial<SessionDisplayOptions>): SessionDisplayOptions {
   defaults = { ...defaults, ...options };
@@ -234,7 +237,7 @@ export function saveHtml(value: unknown, file: string, options: ShowOptions & { 
 
 /** Writes `value`'s PNG fallback to a .png file; returns the absolute path. */
 export function savePng(value: unknown, file: string): string {
-  const bundle = toBundle(value);
+  const bundle = toBundle(value, { pngMime: true });
   const png = bundle.data['image/png'];
   if (!png) throw new TslabCamError('BAD_OPTION', 'This value has no PNG form.', 'Use saveHtml for HTML-only displays.');
   const out = path.resolve(file);

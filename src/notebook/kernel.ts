@@ -7,6 +7,7 @@
  */
 
 import type { JsonValue } from '../render/spec';
+import { inTslab } from '../host';
 
 /** The `content` of a Jupyter display_data / update_display_data message. */
 export interface DisplayContent {
@@ -37,10 +38,7 @@ export function useDisplayWriter(writer: WriteDisplayData | null | undefined): v
   override = writer;
 }
 
-/** True when this code runs inside a tslab kernel (tslab sets globalThis.__tslab__ per cell). */
-export function inTslab(): boolean {
-  return (globalThis as { __tslab__?: unknown }).__tslab__ !== undefined;
-}
+export { inTslab };
 
 const JUPYTER_MODULE = /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/;
 

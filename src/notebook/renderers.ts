@@ -85,6 +85,21 @@ export function resultFigure(r: ExplainResult, options: OverlayOptions & Feature
   return imageFigure(other.input, { title: `${other.method} · ${classLabel(other)}`, ...options });
 }
 
+/**
+ * Column styles of the identity table. Jupyter's stylesheets give tables `table-layout: fixed`
+ * (classic Notebook, JupyterLab, nbconvert), which splits the width evenly: the equation was
+ * squeezed into 4–6 wrapped fragments beside near-empty number columns. Inline styles survive
+ * Jupyter's HTML sanitiser, so the table asks for automatic layout and gives the equation and a
+ * skip reason room of their own.
+ */
+const TABLE_STYLE = 'table-layout:auto;width:auto;max-width:100%';
+const CELL = {
+  name: 'min-width:10em;text-align:left',
+  equation: 'min-width:18em;white-space:nowrap;text-align:left',
+  num: 'white-space:nowrap',
+  reason: 'min-width:16em;max-width:32em;white-space:normal;text-align:left',
+} as const;
+
 /** An HTML table of identity checks; every string (names, LaTeX) escaped. */
 export function identityChecksBundle(checks: readonly IdentityCheck[]): DisplayBundle {
   const num = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(6)).toString() : String(v));
@@ -92,11 +107,12 @@ export function identityChecksBundle(checks: readonly IdentityCheck[]): DisplayB
     const status = c.skipped ? `skipped: ${c.skipped}` : c.pass ? 'pass' : 'FAIL';
     const colour = c.skipped ? '#777' : c.pass ? '#2e7d32' : '#c62828';
     // Jupyter typesets \( … \) in HTML outputs with MathJax; elsewhere the LaTeX source reads fine.
-    return `<tr><td>${c.id}</td><td>${escapeHtml(c.name)}</td><td>\\(${escapeHtml(c.latex)}\\)</td>` +
-      `<td>${num(c.lhs)}</td><td>${num(c.rhs)}</td><td>${num(c.diff)}</td><td>${num(c.relDiff)}</td><td>${num(c.tolerance)}</td>` +
-      `<td style="color:${colour};font-weight:bold">${escapeHtml(status)}</td></tr>`;
+    return `<tr><td>${c.id}</td><td style="${CELL.name}">${escapeHtml(c.name)}</td><td class="tslab-cam-eq" style="${CELL.equation}">\\(${escapeHtml(c.latex)}\\)</td>` +
+      `<td style="${CELL.num}">${num(c.lhs)}</td><td style="${CELL.num}">${num(c.rhs)}</td><td style="${CELL.num}">${num(c.diff)}</td>` +
+      `<td style="${CELL.num}">${num(c.relDiff)}</td><td style="${CELL.num}">${num(c.tolerance)}</td>` +
+      `<td class="tslab-cam-result" style="color:${colour};font-weight:bold;${c.skipped ? CELL.reason : CELL.num}">${escapeHtml(status)}</td></tr>`;
   });
-  const html = '<table class="tslab-cam-checks"><thead><tr><th>#</th><th>identity</th><th>equation</th><th>lhs</th><th>rhs</th>' +
+  const html = `<table class="tslab-cam-checks" style="${TABLE_STYLE}"><thead><tr><th>#</th><th>identity</th><th>equation</th><th>lhs</th><th>rhs</th>` +
     `<th>|diff|</th><th>rel</th><th>tol</th><th>result</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   const passed = checks.filter((c) => c.pass && !c.skipped).length;
   const skipped = checks.filter((c) => c.skipped).length;

@@ -11,7 +11,7 @@ import {
   barsFigure, guidedFigure, hasFeatureMaps, overlayFigure, resultFeatureMapsFigure,
 } from '../render/figures';
 import { hasInputImage, hasMapForms, isLayerAverages } from '../explain/shapes';
-import { figureBundle, htmlBundle, type DisplayBundle } from './bundle';
+import { figureBundle, htmlBundle, type BundleOptions, type DisplayBundle } from './bundle';
 import { displayable, registerRenderer } from './display';
 import { identityChecksBundle, isExplainResult, isIdentityCheck } from './renderers';
 
@@ -89,12 +89,12 @@ function stepHeaderHtml(step: StepLike): string {
 }
 
 /** A step as one bundle: header, figure (plotly + PNG) and the checks of its identity. */
-export function stepBundle(step: StepLike): DisplayBundle {
+export function stepBundle(step: StepLike, options: BundleOptions = {}): DisplayBundle {
   const figure = stepFigure(step);
   const checks = step.checks.length ? identityChecksBundle(step.checks).data['text/html'] ?? '' : '';
   const text = stepSummary(step);
   if (!figure) return htmlBundle(stepHeaderHtml(step) + checks, text);
-  const fb = figureBundle(figure);
+  const fb = figureBundle(figure, options);
   return {
     data: { ...fb.data, 'text/plain': text, 'text/html': stepHeaderHtml(step) + (fb.data['text/html'] ?? '') + checks },
     metadata: fb.metadata,
@@ -128,7 +128,7 @@ let registered = false;
 export function registerWalkthroughRenderers(): void {
   if (registered) return;
   registered = true;
-  registerRenderer(isWalkthroughStep, (s) => stepBundle(s), { name: 'walkthrough step', summary: stepSummary });
+  registerRenderer(isWalkthroughStep, (s, o) => stepBundle(s, o), { name: 'walkthrough step', summary: stepSummary });
   registerRenderer(isWalkthrough, (w) => walkthroughBundle(w), { name: 'walkthrough', summary: (w) => walkthroughBundle(w).data['text/plain'] });
 }
 

@@ -60,10 +60,11 @@ function t(s: string): string {
   return plotlyText(s);
 }
 
-/** "class 3 (cat)" or "class 3". */
+/** "class 3 (cat)", or "class 3" when there is no name or the name is the index itself (digits); a target's own label. */
 export function classLabel(r: Pick<ResultMeta, 'classIndex' | 'className' | 'target'>): string {
   if (r.target !== undefined) return r.target;
-  return r.className !== undefined && r.className !== '' ? `class ${r.classIndex} (${r.className})` : `class ${r.classIndex}`;
+  const named = r.className !== undefined && r.className !== '' && r.className !== String(r.classIndex);
+  return named ? `class ${r.classIndex} (${r.className})` : `class ${r.classIndex}`;
 }
 
 /** "Grad-CAM · class 3 (cat) · layer conv2" */
@@ -77,14 +78,23 @@ function chooseFormat(image: NDArray, format: FigureOptions['imageFormat']): 'pn
   return H * W > 64 * 64 ? 'jpeg' : 'png';
 }
 
+/**
+ * Height of plotly's toolbar (modebar) row at the figure's top right, in CSS pixels (measured: 23 px
+ * at y 10–33). The title starts below it, so a long title is never covered when the toolbar shows
+ * on hover.
+ */
+const MODEBAR_PX = 34;
+
 function baseLayout(title: string, width: number, height: number): JsonObject {
   return {
-    title: { text: t(title), font: { size: 14 }, x: 0.02, xanchor: 'left', y: 0.985, yref: 'container', yanchor: 'top' },
+    title: { text: t(title), font: { size: 14 }, x: 0.02, xanchor: 'left', y: 1 - MODEBAR_PX / height, yref: 'container', yanchor: 'top' },
     width,
     height,
-    margin: { l: 40, r: 20, t: 50, b: 30 },
+    margin: { l: 40, r: 20, t: 60, b: 30 },
     paper_bgcolor: '#ffffff',
     plot_bgcolor: '#ffffff',
+    // 'x' lists every trace under the pointer: over an overlay, the input's pixel and the map's value.
+    hovermode: 'x',
   };
 }
 
@@ -106,7 +116,9 @@ function imageAxes(suffix: string, domainX: [number, number], domainY: [number, 
 function imageTrace(image: NDArray, format: 'png' | 'jpeg', axis: string, name: string): JsonObject {
   return {
     type: 'image', source: imageDataUri(image, format), x0: 0, y0: 0, dx: 1, dy: 1,
-    xaxis: `x${axis}`, yaxis: `y${axis}`, name: t(name), hoverinfo: 'skip',
+    xaxis: `x${axis}`, yaxis: `y${axis}`, name: t(name),
+    // plotly reads the pixel under the pointer from the decoded image (no z array is sent).
+    hovertemplate: `${t(name)}<br>x=%{x:.0f} y=%{y:.0f}<br>RGB %{color[0]}, %{color[1]}, %{color[2]}<extra></extra>`,
   };
 }
 
@@ -167,7 +179,7 @@ export function heatmapFigure(map: NDArray, options: FigureOptions & { zmin?: nu
   layout.xaxis = { showgrid: false, zeroline: false, constrain: 'domain', title: { text: 'x' } };
   layout.yaxis = { showgrid: false, zeroline: false, autorange: 'reversed', scaleanchor: 'x', constrain: 'domain', title: { text: 'y' } };
   layout.updatemenus = [colormapMenu([0], cmap)];
-  layout.margin = { l: 40, r: 20, t: 80, b: 40 };
+  layout.margin = { l: 40, r: 20, t: 92, b: 40 };
   const p = peak(map);
   return {
     kind: 'heatmap',
@@ -234,7 +246,7 @@ export function overlayFigure(result: MapResult, options: OverlayOptions = {}): 
   Object.assign(layout, imageAxes('', [0, 1], [0, 1], 'x'));
   layout.sliders = [opacitySlider([1], opacity)];
   layout.updatemenus = [colormapMenu([1], cmap)];
-  layout.margin = { l: 20, r: 20, t: 80, b: 30 };
+  layout.margin = { l: 20, r: 20, t: 92, b: 30 };
   const [h, w] = result.normalized.shape;
   return {
     kind: 'overlay',
@@ -292,7 +304,7 @@ function switcherFigure(results: readonly MapResult[], kind: 'classes' | 'layers
   if (kind === 'classes') {
     layout.updatemenus = [{ type: 'dropdown', buttons: choices, active: 0, x: 0, xanchor: 'left', y: 1.01, yanchor: 'bottom', showactive: true, pad: { b: 2 } }];
     layout.sliders = [opacitySlider(results.map((_, i) => i + 1), opacity)];
-    layout.margin = { l: 20, r: 20, t: 80, b: 30 };
+    layout.margin = { l: 20, r: 20, t: 92, b: 30 };
   } else {
     layout.sliders = [{ active: 0, steps: choices, currentvalue: { prefix: 'layer ', font: { size: 12 } }, pad: { t: 30 }, len: 0.9, x: 0.05 }];
   }
@@ -372,7 +384,7 @@ export function featureMapsFigure(f: NDArray, weights: ArrayLike<number>, weight
   const cellH = (gridTop - rowGap * (rows - 1)) / rows;
   const sorted = order.map((k) => roundValue(weights[k]));
   const layout = baseLayout(title, options.width ?? 130 * cols + 120, options.height ?? 130 * rows / 0.7 + 80);
-  layout.xaxis = { domain: [0, 1], anchor: 'y', showticklabels: false, ticks: '' };
+  layout.xaxis = { domain: [0, 1], anchor: 'y', showticklabels: false, ticks: '', title: { text: `channels k, largest ${symbol} first`, font: { size: 11 }, standoff: 2 } };
   layout.yaxis = { domain: [barsBottom, barsTop], anchor: 'x', title: { text: symbol, font: { size: 11 } } };
   layout.coloraxis = { colorscale: plotlyColorscale(cmap), cmin: min, cmax: max, colorbar: { thickness: 12, len: gridTop, y: 0, yanchor: 'bottom' } };
   layout.showlegend = false;
@@ -550,15 +562,24 @@ export function comparisonFigure(parts: ComparisonParts | readonly ExplainResult
   };
 }
 
-/** A bar chart of values per index (class scores, F_k), largest marked. */
-export function barsFigure(values: ArrayLike<number>, options: FigureOptions & { labels?: readonly string[]; valueName?: string } = {}): Figure {
+/** What the bars of a known quantity are indexed by: channels for F_k, classes for S_c. */
+function indexNameOf(valueName: string): string {
+  if (/^F_k|^[wα]_k/.test(valueName)) return 'channel k';
+  if (/^S_c|^y_c|^p_c/.test(valueName)) return 'class c';
+  return 'index';
+}
+
+/** A bar chart of values per index (class scores, F_k), largest marked; both axes titled. */
+export function barsFigure(values: ArrayLike<number>,
+  options: FigureOptions & { labels?: readonly string[]; valueName?: string; indexName?: string } = {}): Figure {
   const vals = Array.from(values, (v) => roundValue(v));
   const name = options.valueName ?? 'value';
   const title = options.title ?? `${name} (${vals.length})`;
   const labels = options.labels ? options.labels.map((l) => t(l)) : vals.map((_, i) => String(i));
   const layout = baseLayout(title, options.width ?? Math.min(900, 200 + 14 * vals.length), options.height ?? 320);
   layout.yaxis = { title: { text: t(name) } };
-  layout.xaxis = { type: 'category' };
+  layout.xaxis = { type: 'category', title: { text: t(options.indexName ?? indexNameOf(name)) } };
+  layout.margin = { l: 60, r: 20, t: 60, b: 50 };
   const best = orderByWeight(values)[0];
   return {
     kind: 'bars',

@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { initBackend } from '../../src/model/backend';
-import { gapOf, normalizeMap, upsampleMaps, weightedSum } from '../../src/explain/maps';
+import { gapOf, mapForms, normalizeMap, upsampleMaps, weightedSum } from '../../src/explain/maps';
 import { alphaOf } from '../../src/explain/gradcam';
 
 before(async () => {
@@ -30,4 +30,22 @@ test('gapOf, weightedSum and alphaOf compute the article\'s sums on a hand examp
   assert.deepEqual(Array.from(gapOf(f)), [2, -1]); // means of [1,3] and [2,-4]
   assert.deepEqual(Array.from(weightedSum(f, [0.5, 1])), [2.5, -2.5]); // 0.5·1+2, 0.5·3-4
   assert.deepEqual(Array.from(alphaOf(Float32Array.from([1, 2, 3, -4]), 2, 1, 2)), [2, -1]);
+});
+
+test('the upsampled map is min-max scaled after resizing (pytorch-grad-cam\'s order): it reaches 1 at its peak and 0 at its floor', () => {
+  // A single hot cell: resized with half-pixel centres (8→64), its peak alone stays below 1.
+  const raw = new Float32Array(64);
+  raw[27] = 2;
+  raw[5] = -1;
+  const forms = mapForms(raw, 8, 8, [64, 64]);
+  const resized = upsampleMaps(forms.normalized.data, 1, 8, 8, [64, 64]);
+  const peakBefore = Math.max(...resized);
+  assert.ok(peakBefore < 0.99, `the resized peak alone is ${peakBefore}`);
+  assert.equal(Math.max(...forms.upsampled.data), 1);
+  assert.equal(Math.min(...forms.upsampled.data), 0);
+  const lo = Math.min(...resized);
+  forms.upsampled.data.forEach((v, i) => assert.ok(Math.abs(v - (resized[i] - lo) / (peakBefore - lo)) < 1e-6));
+  // Where the resized map peaks is unchanged (the pointing game reads the argmax).
+  assert.equal(forms.upsampled.data.indexOf(1), resized.indexOf(peakBefore));
+  assert.ok(mapForms(new Float32Array(64), 8, 8, [64, 64]).upsampled.data.every((v) => v === 0));
 });

@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import { backendInfo, initBackend } from '../../src/model/backend';
+import { backendInfo, backendLine, initBackend } from '../../src/model/backend';
 import { TslabCamError } from '../../src/errors';
 
 test('automatic choice: tensorflow → wasm → cpu, with the reason and every attempt recorded', async () => {
@@ -31,4 +35,61 @@ test('the option and TSLAB_CAM_BACKEND choose; unknown names are typed errors', 
   await assert.rejects(initBackend(), (e: unknown) => e instanceof TslabCamError && e.code === 'BACKEND' && /tensorflow, wasm, cpu/.test(e.message));
   delete process.env.TSLAB_CAM_BACKEND;
   await assert.rejects(initBackend({ backend: 'webgl' as 'cpu' }), (e: unknown) => e instanceof TslabCamError && e.code === 'BACKEND');
+});
+
+/**
+ * A fresh node process, as a new user's first cell is: no initBackend, nothing chosen yet.
+ * `mode` prepares what the user did before the README chain.
+ */
+function runFirstUse(mode: 'none' | 'setCpu' | 'tensorFirst'): { stdout: string; stderr: string; lines: string[] } {
+  const root = path.resolve(__dirname, '..', '..');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-first-use-'));
+  const script = path.join(dir, 'first-use.js');
+  fs.writeFileSync(script, `
+const tc = require(${JSON.stringify(path.join(root, 'src', 'index.ts'))});
+globalThis.__tslab__ = {}; // what tslab sets in every cell: the first-use line goes to stdout
+(async () => {
+  if (${JSON.stringify(mode)} === 'setCpu') await tc.tf.setBackend('cpu');
+  if (${JSON.stringify(mode)} === 'tensorFirst') tc.tf.tensor([1, 2]).dispose();
+  const model = await tc.loadModel('builtin:digits-gap');
+  const sample = tc.builtinSamples().find((s) => s.name === 'two-digits');
+  const x = await tc.loadImage(sample.path, { model: model });
+  const r = tc.gradCam(model, x, { classIndex: 7 });
+  const failed = tc.verify(r, { model: model, image: x }).filter((c) => c.pass === false).length;
+  console.log(JSON.stringify({ tfBackend: tc.tf.getBackend(), resultBackend: r.backend, info: (await tc.backendInfo()).name, failed }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`);
+  const env: NodeJS.ProcessEnv = { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_PROJECT: path.join(root, 'tsconfig.test.json') };
+  delete env.TSLAB_CAM_BACKEND;
+  try {
+    const res = spawnSync(process.execPath, ['--require', 'ts-node/register', script], { cwd: root, env, encoding: 'utf8', timeout: 120000 });
+    assert.equal(res.status, 0, res.stderr);
+    return { stdout: res.stdout, stderr: res.stderr, lines: res.stdout.trim().split('\n') };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const BANNER = /looks like you are running TensorFlow\.js in Node|install our node backend|={10,}/i;
+
+test('first use without initBackend: the README chain runs on wasm, says so once, and tfjs prints no banner', () => {
+  const { stdout, stderr, lines } = runFirstUse('none');
+  assert.doesNotMatch(stdout + stderr, BANNER);
+  assert.equal(stderr, '');
+  assert.deepEqual(lines.slice(0, -1), ['tslab-cam computes on wasm: automatic order tensorflow → wasm → cpu; tensorflow unavailable.']);
+  assert.deepEqual(JSON.parse(lines[lines.length - 1]), { tfBackend: 'wasm', resultBackend: 'wasm', info: 'wasm', failed: 0 });
+});
+
+test('an explicit tf.setBackend wins over the first-use choice, and the line says cpu is slow', () => {
+  const { stdout, stderr, lines } = runFirstUse('setCpu');
+  assert.doesNotMatch(stdout + stderr, BANNER);
+  assert.deepEqual(lines.slice(0, -1), [backendLine({ name: 'cpu', reason: 'already active (chosen by tf.setBackend, or by tfjs for tensors created first)', attempts: [], tfjsVersion: tf.version.tfjs })]);
+  assert.match(lines[0], /15–40× slower than wasm: await tc\.initBackend\(\) picks the fastest that works\.$/);
+  assert.deepEqual(JSON.parse(lines[lines.length - 1]), { tfBackend: 'cpu', resultBackend: 'cpu', info: 'cpu', failed: 0 });
+});
+
+test('tensors created before the first call keep tfjs\'s cpu choice, still without the banner', () => {
+  const { stdout, stderr, lines } = runFirstUse('tensorFirst');
+  assert.doesNotMatch(stdout + stderr, BANNER);
+  assert.equal(JSON.parse(lines[lines.length - 1]).tfBackend, 'cpu');
 });

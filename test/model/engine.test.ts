@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
-import { runEngine } from '../../src/model/engine';
+import { checkClassIndex, runEngine } from '../../src/model/engine';
 import { resolveLayer } from '../../src/model/inspect';
 import { runGraph } from '../../src/model/graph';
 import { TslabCamError } from '../../src/errors';
@@ -191,5 +191,37 @@ test('an error after the input layer was captured leaves the caller\'s image ali
     assert.equal(tf.memory().numTensors, before, `${layer}: no leak`);
   }
   x.dispose();
+  m.dispose();
+});
+
+test('class index errors name what is wrong with the value, quoted when it is a string', () => {
+  const messageOf = (c: unknown): string => {
+    try {
+      checkClassIndex(c, 10, 'classIndex');
+    } catch (e) {
+      assert.ok(e instanceof TslabCamError && e.code === 'BAD_CLASS');
+      return e.message;
+    }
+    throw new Error(`${String(c)} was accepted`);
+  };
+  assert.equal(messageOf(2.5), 'classIndex is 2.5, not an integer. Fix: Pass a whole class index from 0 to 9 (e.g. 2 or 3), or omit it to explain the top-1 prediction.');
+  assert.equal(messageOf(Number.NaN), 'classIndex is NaN, not an integer. Fix: Pass a whole class index from 0 to 9, or omit it to explain the top-1 prediction.');
+  assert.equal(messageOf('7'), 'classIndex is the string "7", not a number. Fix: Pass the number 7 without quotes.');
+  assert.equal(messageOf('cat'), 'classIndex is the string "cat", not a number. Fix: Pass an integer class index from 0 to 9, or omit it to explain the top-1 prediction.');
+  assert.equal(messageOf(10), 'classIndex is 10, out of range: the model has 10 classes (0 … 9). Fix: Pass a class index from 0 to 9, or omit it to explain the top-1 prediction.');
+  assert.equal(messageOf(-1), 'classIndex is -1, out of range: the model has 10 classes (0 … 9). Fix: Pass a class index from 0 to 9, or omit it to explain the top-1 prediction.');
+  assert.equal(checkClassIndex(9, 10, 'classIndex'), 9);
+});
+
+test('a string classIndex reaches the method as the quoted-string error, in a list too, and leaks nothing', () => {
+  const m = gapNet({ classes: 6 });
+  const img = randomImages(1, 32, 8);
+  const before = tf.memory().numTensors;
+  assert.throws(() => runEngine(m, img, { classIndex: '3' as unknown as number }),
+    { message: 'classIndex is the string "3", not a number. Fix: Pass the number 3 without quotes.' });
+  assert.throws(() => runEngine(m, img, { classIndex: ['3'] as unknown as number[] }),
+    { message: 'classIndex[0] is the string "3", not a number. Fix: Pass the number 3 without quotes.' });
+  assert.equal(tf.memory().numTensors, before);
+  img.dispose();
   m.dispose();
 });

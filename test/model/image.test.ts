@@ -89,7 +89,8 @@ test('undecodable data, missing files and bad sizes give clear TslabCamErrors', 
   await rejectsWith(loadImage(Buffer.from('<html>not an image</html>')), 'BAD_IMAGE', /not a PNG or JPEG.*<html>/);
   await rejectsWith(loadImage(new Uint8Array(0)), 'BAD_IMAGE', /no bytes/);
   await rejectsWith(loadImage(png.subarray(0, 60)), 'BAD_IMAGE', /looks like PNG but cannot be decoded/);
-  await rejectsWith(loadImage(path.join(dir, 'missing.png')), 'BAD_IMAGE', /ENOENT/);
+  const missing = path.join(dir, 'missing.png');
+  await assert.rejects(loadImage(missing), { message: `Cannot read the image file ${missing} (ENOENT). Fix: Check the path (a relative path is relative to the current directory, ${process.cwd()}).` });
   await rejectsWith(loadImage(png, { size: 0 }), 'BAD_OPTION');
   await rejectsWith(loadImage(42 as unknown as string), 'BAD_IMAGE');
 });

@@ -316,6 +316,8 @@ test('bad model files: corrupt, truncated, missing or mis-sized shards, graph mo
   await expectLoadError(() => loadModel(savedModel), 'GRAPH_MODEL', /SavedModel/);
 
   await expectLoadError(() => loadModel(path.join(tmp, 'does', 'not', 'exist', 'model.json')), 'MODEL_LOAD', /does not exist/);
+  const missing = path.join(tmp, 'missing-model', 'model.json');
+  await assert.rejects(loadModel(missing), { message: `Model file ${missing} does not exist. Fix: Check the path (a relative path is relative to the current directory, ${process.cwd()}), or use a URL or 'builtin:digits-gap'.` });
   await expectLoadError(() => loadModel(path.join(tmp, 'empty-dir-xyz')), 'MODEL_LOAD', /does not exist/);
   fs.mkdirSync(path.join(tmp, 'empty-dir'));
   await expectLoadError(() => loadModel(path.join(tmp, 'empty-dir')), 'MODEL_LOAD', /has no model\.json/);

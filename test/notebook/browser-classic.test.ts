@@ -2,15 +2,16 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as net from 'net';
 import * as path from 'path';
 import { chromium, type Browser } from 'playwright-core';
-import { jupyterEnv, jupyterPython, notebookErrors, ROOT } from '../../scripts/jupyter';
+import { jupyterEnv, jupyterPython, notebookErrors } from '../../scripts/jupyter';
 import { FIGURE_COUNT, runDisplayNotebook } from '../render/display-notebook';
 
 // The executed display notebook opened in a real classic Notebook 6 server: trusted, its scripts run
 // and plotly draws every figure; untrusted, Jupyter strips the scripts and every figure's PNG shows.
-const DIR = path.join(ROOT, 'out', 'test', 'classic');
+const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-classic-'));
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic'];
 let server: ChildProcess | undefined;
@@ -42,8 +43,7 @@ async function waitForServer(url: string, ms: number): Promise<void> {
 }
 
 before(async () => {
-  fs.rmSync(DIR, { recursive: true, force: true });
-  const { nb, file } = runDisplayNotebook(path.join('classic', 'executed.ipynb'));
+  const { nb, file } = runDisplayNotebook();
   assert.deepEqual(notebookErrors(nb), []);
   const untrusted = JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: { source: string }[] };
   untrusted.cells[0].source += '\n\n(untrusted copy)';
@@ -62,6 +62,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  process.on('exit', () => fs.rmSync(DIR, { recursive: true, force: true }));
   if (server && server.exitCode === null) {
     const exited = new Promise((r) => server!.once('exit', r));
     server.kill('SIGTERM'); // Notebook shuts its kernels down on SIGTERM
@@ -91,7 +92,7 @@ test('classic Notebook, trusted: every figure draws with the embedded plotly.js'
     Array.from(document.querySelectorAll('.tslab-cam-figure')).every((f) => f.querySelector('svg.main-svg'))`, undefined, { timeout: 60_000 });
   assert.equal(await page.locator('.tslab-cam-figure').count(), FIGURE_COUNT);
   assert.equal(await page.locator('img.tslab-cam-fallback').count(), 0);
-  await page.screenshot({ path: path.join(ROOT, 'out', 'browser', 'classic-trusted.png') });
+  await page.screenshot({ path: path.join(DIR, 'classic-trusted.png') });
   assert.deepEqual(problems.filter((p) => !/MathJax/i.test(p)), []);
   await page.close();
 });
@@ -104,7 +105,7 @@ test('classic Notebook, untrusted: scripts are stripped and every figure shows i
   assert.equal(shown, FIGURE_COUNT);
   assert.equal(await page.locator('svg.main-svg').count(), 0);
   assert.equal(await page.evaluate('typeof window.Plotly'), 'undefined');
-  await page.screenshot({ path: path.join(ROOT, 'out', 'browser', 'classic-untrusted.png') });
+  await page.screenshot({ path: path.join(DIR, 'classic-untrusted.png') });
   assert.deepEqual(problems.filter((p) => !/MathJax/i.test(p)), []);
   await page.close();
 });

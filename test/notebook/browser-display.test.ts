@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { exportHtml, notebookErrors, ROOT } from '../../scripts/jupyter';
@@ -10,14 +11,14 @@ import { plotlyScriptHtml } from '../../src/notebook/plotly-embed';
 import { syntheticExample } from '../../src/render/synthetic';
 
 // Real headless Chromium from Debian on the HTML export (nbconvert) of the executed display notebook.
-const SHOTS = path.join(ROOT, 'out', 'browser');
+const SHOTS = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-browser-'));
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic'];
 let browser: Browser;
 let htmlFile = '';
 
 before(async () => {
-  const { nb, file } = runDisplayNotebook(path.join('browser', '99-display-check.ipynb'));
+  const { nb, file } = runDisplayNotebook();
   assert.deepEqual(notebookErrors(nb), []);
   htmlFile = file.replace(/\.ipynb$/, '.html');
   exportHtml(file, htmlFile);
@@ -27,6 +28,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  fs.rmSync(SHOTS, { recursive: true, force: true });
 });
 
 /** Opens the export offline: only file: and data: URLs load (nbconvert's CDN links are refused). */

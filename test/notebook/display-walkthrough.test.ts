@@ -30,7 +30,7 @@ test('each step kind gets its figure; a step that does not apply gets none', () 
 
 test('a step bundle: header with the equation, the figure, the checks; every string escaped', () => {
   const b = toBundle(step(5, 'gradCam', { result: ex.gradCam, checks: [check] }));
-  assert.deepEqual(Object.keys(b.data).sort(), [PLOTLY_MIME, 'image/png', 'text/html', 'text/plain'].sort());
+  assert.deepEqual(Object.keys(b.data).sort(), [PLOTLY_MIME, 'text/html', 'text/plain'].sort());
   const html = b.data['text/html']!;
   assert.ok(html.includes('\\[L_c = \\mathrm{ReLU}(\\sum_k \\alpha_k^c f_k)\\]'), 'equation for MathJax');
   assert.ok(html.indexOf('tslab-cam-step') < html.indexOf('tslab-cam-figure') && html.indexOf('tslab-cam-figure') < html.indexOf('tslab-cam-checks'));

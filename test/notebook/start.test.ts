@@ -10,8 +10,8 @@ test('npm start serves the tutorial notebooks with the tslab kernel on loopback'
   const child = spawn(process.execPath, ['-r', 'ts-node/register', path.join(ROOT, 'scripts', 'start.ts')],
     { cwd: ROOT, env: { ...process.env, PORT: port, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
+    let log = '';
     const url = await new Promise<string>((resolve, reject) => {
-      let log = '';
       const timer = setTimeout(() => reject(new Error(`no URL within 60 s:\n${log}`)), 60_000);
       const onData = (b: Buffer): void => {
         log += b.toString();
@@ -31,6 +31,11 @@ test('npm start serves the tutorial notebooks with the tslab kernel on loopback'
     assert.ok(specs.kernelspecs.tslab.spec.argv[0].startsWith(ROOT), 'the project-local tslab kernel');
     const listing = await (await fetch(`http://127.0.0.1:${port}/api/contents?token=${token}`)).json() as { content: Array<{ name: string }> };
     assert.ok(listing.content.some((f) => f.name === '01-gap.ipynb'), 'the tutorial is what it serves');
+    // Opening a notebook validates it; cells without ids made the server log MissingIDFieldWarning.
+    const opened = await fetch(`http://127.0.0.1:${port}/api/contents/03-gradcam.ipynb?token=${token}`);
+    assert.equal(opened.status, 200);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.doesNotMatch(log, /MissingIDFieldWarning|Warning/);
   } finally {
     child.kill('SIGINT');
     child.kill('SIGTERM');

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'path';
-import { executeNotebook, Notebook, notebookErrors, ROOT } from '../../scripts/jupyter';
+import { Notebook, notebookErrors, ROOT } from '../../scripts/jupyter';
+import { executeInScratch } from '../helpers/notebook';
 import { TUTORIAL } from '../../scripts/make-tutorial';
 
 function texts(nb: Notebook): string[] {
@@ -28,7 +29,8 @@ const MIN_PASSING: Record<string, number> = {
 
 for (const name of Object.keys(TUTORIAL)) {
   test(`tutorial ${name} runs top to bottom in real Jupyter + tslab, and every identity it shows passes`, () => {
-    const nb = executeNotebook(path.join(ROOT, 'notebooks', name), path.join(ROOT, 'out', 'test', 'tutorial', name), 600);
+    // From a scratch copy: tutorial 05 saves ./my-model/ beside itself.
+    const { nb } = executeInScratch(path.join(ROOT, 'notebooks', name), 600);
     assert.deepEqual(notebookErrors(nb), []);
     const lines = checkLines(nb);
     assert.equal(lines.reduce((s, l) => s + l.fail, 0), 0, `${name}: a displayed identity failed: ${JSON.stringify(lines)}`);
@@ -36,8 +38,9 @@ for (const name of Object.keys(TUTORIAL)) {
     const all = texts(nb).join('\n');
     assert.doesNotMatch(all, /FAILED/);
     if (name.startsWith('04')) assert.match(all, /every identity of the walkthrough passed/);
-    // Figures arrive as multi-MIME bundles (plotly JSON for frontends that render it, PNG everywhere).
-    const figures = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data && 'image/png' in o.data);
+    // Figures arrive as multi-MIME bundles (plotly JSON for frontends that render it, HTML with the PNG everywhere).
+    const figures = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.data && 'application/vnd.plotly.v1+json' in o.data &&
+      /<img class="tslab-cam-fallback"[^>]*src="data:image\/png;base64,/.test(([] as string[]).concat(o.data['text/html'] as string | string[]).join('')));
     assert.ok(figures.length >= 1, `${name}: no figure output`);
   });
 }

@@ -1,16 +1,16 @@
 /** Shared by the display kernel and browser tests: execute notebooks/99-display-check.ipynb for real. */
 import * as path from 'path';
-import { executeNotebook, ROOT, type Notebook, type NotebookOutput } from '../../scripts/jupyter';
+import { ROOT, type Notebook, type NotebookOutput } from '../../scripts/jupyter';
+import { executeInScratch } from '../helpers/notebook';
 
 export const DISPLAY_NOTEBOOK = path.join(ROOT, 'notebooks', '99-display-check.ipynb');
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 /** Figures the notebook displays (overlay, heatmap, classes, layers, feature maps, comparison, guided, result, gallery, step). */
 export const FIGURE_COUNT = 10;
 
-/** Executes the display notebook with nbconvert + tslab into `out` (relative to out/test). */
-export function runDisplayNotebook(out: string): { nb: Notebook; file: string } {
-  const file = path.join(ROOT, 'out', 'test', out);
-  return { nb: executeNotebook(DISPLAY_NOTEBOOK, file, 180), file };
+/** Executes the display notebook with nbconvert + tslab in a temporary folder; `file` is the executed copy. */
+export function runDisplayNotebook(): { nb: Notebook; file: string } {
+  return executeInScratch(DISPLAY_NOTEBOOK, 180);
 }
 
 export function outputsOf(nb: Notebook): { cell: number; output: NotebookOutput }[] {

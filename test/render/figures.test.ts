@@ -7,7 +7,7 @@ import { escapeHtml, jsonForScript } from '../../src/render/escape';
 import { guidedDisplay, range, resizeBilinear, type Figure } from '../../src/render/spec';
 import {
   barsFigure, classDropdownFigure, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure, imageFigure,
-  layerSliderFigure, orderByWeight, overlayFigure, resultFeatureMapsFigure,
+  classLabel, layerSliderFigure, orderByWeight, overlayFigure, resultFeatureMapsFigure,
 } from '../../src/render/figures';
 import { fitText, renderScenePng, sceneSize } from '../../src/render/png';
 import { syntheticExample } from '../../src/render/synthetic';
@@ -191,4 +191,31 @@ test('static titles are cut with an ellipsis, never squeezed', () => {
   const cut = fitText(measure, 'a'.repeat(50), 70);
   assert.equal(cut, 'a'.repeat(9) + '…');
   assert.ok(measure(cut) <= 70);
+});
+
+test('class labels: the name in brackets only when it says more than the index', () => {
+  assert.equal(classLabel({ classIndex: 3, className: '3' }), 'class 3');
+  assert.equal(classLabel({ classIndex: 3, className: 'cat' }), 'class 3 (cat)');
+  assert.equal(classLabel({ classIndex: 3, className: '' }), 'class 3');
+  assert.equal(classLabel({ classIndex: 3 }), 'class 3');
+});
+
+test('bar charts title both axes: channels for F_k, classes for S_c', () => {
+  const axes = (valueName: string): [unknown, unknown] => {
+    const layout = barsFigure([1, 2, 3], { valueName }).plotly.layout as { xaxis: { title: { text: string } }; yaxis: { title: { text: string } } };
+    return [layout.xaxis.title.text, layout.yaxis.title.text];
+  };
+  assert.deepEqual(axes('F_k'), ['channel k', 'F_k']);
+  assert.deepEqual(axes('S_c'), ['class c', 'S_c']);
+  assert.deepEqual(axes('loss'), ['index', 'loss']);
+});
+
+test('input images hover with their pixel; titles start below the toolbar row', () => {
+  const ex = syntheticExample({ size: 64, layerSize: 8, channels: 4 });
+  const fig = overlayFigure(ex.gradCam);
+  const image = (fig.plotly.data as Array<{ type: string; hovertemplate?: string }>).find((d) => d.type === 'image');
+  assert.match(image?.hovertemplate ?? '', /RGB %\{color\[0\]\}, %\{color\[1\]\}, %\{color\[2\]\}/);
+  const layout = fig.plotly.layout as { hovermode: string; height: number; title: { y: number } };
+  assert.equal(layout.hovermode, 'x');
+  assert.equal(Math.round((1 - layout.title.y) * layout.height), 34);
 });
