@@ -4,7 +4,7 @@
 # and several tests start Jupyter or Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-system.sh
+bash scripts/ensure-system.sh test
 npx tsc -p tsconfig.json
 npx tsc -p tsconfig.test.json
 mapfile -t files < <(find test -name '*.test.ts' | sort)
