@@ -51,8 +51,11 @@ function freePort(): Promise<number> {
 }
 
 /** A temporary folder holding tutorial 03, its `import … from ".."` pointed at this checkout. */
+const folders: string[] = [];
+
 export function tutorialFolder(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-browser-'));
+  folders.push(dir);
   const nb = JSON.parse(fs.readFileSync(path.join(ROOT, 'notebooks', TUTORIAL), 'utf8')) as Notebook;
   for (const c of nb.cells) {
     const src = Array.isArray(c.source) ? c.source.join('') : c.source;
@@ -76,8 +79,10 @@ export interface Server {
  * Starts JupyterLab 4 (`lab`) or Notebook 7 (`notebook`) from the venv on `folder`/notebooks, with
  * its own Jupyter folders under `folder`/`name`. `plotlyRenderer: false` disables jupyterlab-plotly
  * the way a user would (`jupyter labextension disable`), so text/html is the richest MIME type left.
+ * `trust` signs the tutorial first with this server's key, as `jupyter trust` does.
  */
-export async function startServer(app: 'lab' | 'notebook', folder: string, name: string, plotlyRenderer: boolean): Promise<Server> {
+export async function startServer(app: 'lab' | 'notebook', folder: string, name: string, plotlyRenderer: boolean,
+  trust = false): Promise<Server> {
   const py = venvPython();
   assert.ok(py, 'the project venv');
   const home = path.join(folder, name);
@@ -95,9 +100,10 @@ export async function startServer(app: 'lab' | 'notebook', folder: string, name:
   write('@jupyterlab/notebook-extension:tracker', { windowingMode: 'none' });
   write('@jupyterlab/apputils-extension:notification', { fetchNews: 'false', checkForUpdates: false });
   if (!plotlyRenderer) execFileSync(py, ['-m', 'jupyter', 'labextension', 'disable', PLOTLY_PLUGIN, '--level=user'], { env, stdio: 'ignore' });
+  const root = path.join(folder, 'notebooks');
+  if (trust) execFileSync(py, ['-m', 'nbformat.sign', path.join(root, TUTORIAL)], { env, stdio: 'ignore' });
   const port = await freePort();
   const token = randomBytes(16).toString('hex');
-  const root = path.join(folder, 'notebooks');
   const server: ChildProcess = spawn(py, ['-m', app === 'lab' ? 'jupyterlab' : 'notebook', '--no-browser', '--allow-root', '--ip=127.0.0.1',
     `--port=${port}`, '--ServerApp.port_retries=0', `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${root}`],
   { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -329,6 +335,7 @@ export function frontendTests(app: 'lab' | 'notebook', label: string): void {
 
   after(async () => {
     await browser?.close();
+    for (const dir of folders.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test(`${label} with jupyterlab-plotly: every figure through the plotly MIME renderer, hover, sliders, dropdown, LaTeX, no errors`, { skip }, async (t) => {
@@ -434,6 +441,23 @@ export function frontendTests(app: 'lab' | 'notebook', label: string): void {
       } finally {
         await server.stop();
       }
+    }
+  });
+
+  test(`${label}, the saved notebook signed with \`jupyter trust\` and reopened without running: every figure draws`, { skip }, async (t) => {
+    assert.ok(savedByHtmlRoute, 'the text/html test saved its notebook');
+    const server = await startServer(app, savedByHtmlRoute, 'trusted-by-cli', false, true);
+    try {
+      const { page, problems } = await openTutorial(browser, server);
+      await page.waitForFunction(`document.querySelectorAll('.jp-OutputArea .tslab-cam-figure[data-drawn] .plot-container').length === ${FIGURES}`,
+        undefined, { timeout: 60_000 });
+      const facts = await pageFacts(page);
+      t.diagnostic(`${label}, reopened after jupyter trust: ${JSON.stringify(facts)}`);
+      assert.deepEqual([facts.htmlDrawn, facts.pngShown, facts.embeds, facts.windowPlotly], [FIGURES, 0, 1, true]);
+      assert.deepEqual(problems, []);
+      await page.context().close();
+    } finally {
+      await server.stop();
     }
   });
 }
