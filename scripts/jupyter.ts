@@ -1,6 +1,7 @@
 /**
  * Runs notebooks through real Jupyter (Debian's nbconvert/nbclient) with the tslab kernel that
- * scripts/ensure-system.sh registered under .jupyter-local. Used by the tests and `npm run notebooks`.
+ * scripts/ensure-system.sh registered under .jupyter-local, and finds the project venv's JupyterLab 4
+ * and Notebook 7 (.jupyter-local/venv). Used by the tests, `npm start` and `npm run notebooks`.
  */
 import { execFileSync, spawnSync } from 'child_process';
 import { createHash } from 'crypto';
@@ -36,13 +37,26 @@ export interface Notebook {
   nbformat_minor: number;
 }
 
-/** The python that has Jupyter: Debian's system python, not a pyenv shim earlier on PATH. */
+/** The project venv that ensure-system.sh builds from scripts/jupyter-requirements.txt. */
+export const VENV = path.join(ROOT, '.jupyter-local', 'venv');
+
+/** The venv's python when it holds JupyterLab 4 and Notebook 7 (a finished install), else null. */
+export function venvPython(): string | null {
+  const py = path.join(VENV, 'bin', 'python');
+  return fs.existsSync(path.join(VENV, '.tslab-cam-requirements')) && fs.existsSync(path.join(VENV, 'bin', 'jupyter-lab')) ? py : null;
+}
+
+/**
+ * The python that runs nbconvert: Debian's system python (not a pyenv shim earlier on PATH), whose
+ * nbconvert 6.5 the export tests were written against; the project venv when Debian's is absent.
+ */
 export function jupyterPython(): string {
-  for (const py of ['/usr/bin/python3', 'python3']) {
+  const venv = venvPython();
+  for (const py of ['/usr/bin/python3', 'python3', ...(venv ? [venv] : [])]) {
     const r = spawnSync(py, ['-c', 'import nbclient, nbconvert'], { stdio: 'ignore' });
     if (r.status === 0) return py;
   }
-  throw new Error('No python with nbclient and nbconvert found: run `bash scripts/ensure-system.sh`.');
+  throw new Error('No python with nbclient and nbconvert found: run `bash scripts/ensure-system.sh notebooks`.');
 }
 
 export function jupyterEnv(): NodeJS.ProcessEnv {

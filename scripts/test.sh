@@ -4,7 +4,7 @@
 # and several tests start Jupyter or Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-system.sh
+bash scripts/ensure-system.sh test
 # pytorch-grad-cam for the peer-correctness test (a no-op once made; ~30 s and ~440 MB the first
 # time). Without it that one test skips and says why, so a machine without PyPI still runs the rest.
 bash scripts/ensure-gradcam.sh || echo "test.sh: pytorch-grad-cam unavailable; test/explain/peer-pgc.test.ts will skip" >&2
