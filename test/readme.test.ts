@@ -57,3 +57,14 @@ test('README quick start, cell by cell in real Jupyter + tslab: wasm, no tfjs ba
     assert.equal(Number(verdict[2]), 0);
   }
 });
+
+test('README "Adding a method": its cell, run after the quick start in real Jupyter + tslab, registers a method and explains a batch with it', () => {
+  const md = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const method = [...md.matchAll(/^```ts after-quick-start\n([\s\S]*?)^```$/gm)].map((m) => m[1].replace(/\n$/, ''));
+  assert.equal(method.length, 1, 'one "Adding a method" cell');
+  const { nb } = executeInScratch(makeNotebook([...readmeCells(md), ...method]), 300, 'readme-method.ipynb');
+  assert.deepEqual(notebookErrors(nb), []);
+  const last = (nb.cells[nb.cells.length - 1].outputs ?? []);
+  assert.ok(last.some((o) => o.output_type === 'display_data' && o.data && PLOTLY_MIME in o.data), 'the results display as a figure');
+  assert.match(last.map(textOf).join(''), /\d+ Max-Grad-CAM results?: /);
+});
