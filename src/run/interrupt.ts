@@ -1,0 +1,203 @@
+/**
+ * How a kernel interrupt (Jupyter's stop button, Ctrl-C in a terminal) reaches long work.
+ *
+ * Read from tslab 1.0.22 (dist/main.js, dist/executor.js) and checked by running it:
+ * - tslab's kernel has one `process.on('SIGINT')` listener, which rejects the promise a cell
+ *   with top-level `await` is raced against. The cell then ends with "Interrupted
+ *   asynchronously" while the awaited work runs on in the background.
+ * - A cell's synchronous part runs in `vm.runInThisContext(…, {breakOnSigint: true})`. While it
+ *   runs, SIGINT does not reach any listener: Node terminates the script (V8 TerminateExecution)
+ *   and throws ERR_SCRIPT_EXECUTION_INTERRUPTED. Termination skips every `catch` and `finally`
+ *   on the way out (measured: a `finally` around the loop did not run), and it can land inside a
+ *   tfjs kernel: afterwards tfjs's engine still had two open tidy scopes and kernelDepth 1.
+ *
+ * So there are two paths, and this module serves both:
+ * - Async runs (awaited between chunks) register here. In a tslab kernel this module takes over
+ *   SIGINT: while an async run is active, an interrupt cancels the runs (they stop at their next
+ *   chunk boundary and the cell ends with their CANCELLED error); when none is active, or the
+ *   runs were already told once, the interrupt goes on to tslab's own listener as before. In a
+ *   plain Node process the listener exists only while a run is active, so Ctrl-C otherwise keeps
+ *   its default meaning; a second Ctrl-C during a run exits with status 130.
+ * - Sync runs cannot hear the interrupt; they can only be terminated. `withRestore` records,
+ *   before the work starts, how to undo it (tfjs scopes, swapped kernels), and schedules a check
+ *   on the next microtask, which runs only after the synchronous stretch is over: if the work's
+ *   own `finally` has not run by then, it was terminated, and the check does the undoing.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** One async run as the interrupt listener sees it. */
+export interface InterruptTarget {
+  /** True once an interrupt was delivered to it. */
+  readonly interrupted: boolean;
+  interrupt(): void;
+}
+
+const asyncRuns = new Set<InterruptTarget>();
+/** tslab's own SIGINT listeners, taken over while this module's dispatcher is installed. */
+let forwarded: Array<(...args: unknown[]) => void> = [];
+let installed = false;
+let handling = true;
+
+function inKernel(): boolean {
+  return (globalThis as { __tslab__?: unknown }).__tslab__ !== undefined;
+}
+
+function dispatch(): void {
+  const live = [...asyncRuns].filter((r) => !r.interrupted);
+  if (live.length > 0) {
+    for (const r of live) r.interrupt();
+    return;
+  }
+  if (inKernel()) {
+    for (const l of forwarded) l('SIGINT');
+    return;
+  }
+  // A second Ctrl-C while the runs are still winding down: the user wants out now.
+  process.exit(130);
+}
+
+function install(): void {
+  if (installed || !handling) return;
+  if (inKernel()) {
+    forwarded = process.listeners('SIGINT') as Array<(...args: unknown[]) => void>;
+    for (const l of forwarded) process.removeListener('SIGINT', l);
+  }
+  process.on('SIGINT', dispatch);
+  installed = true;
+}
+
+function uninstall(): void {
+  if (!installed) return;
+  process.removeListener('SIGINT', dispatch);
+  for (const l of forwarded) process.on('SIGINT', l);
+  forwarded = [];
+  installed = false;
+}
+
+/**
+ * Turns the library's own interrupt handling on (default) or off. Off: the kernel's SIGINT
+ * handling is exactly tslab's again, and async runs stop only through their AbortSignal.
+ */
+export function setInterruptHandling(on: boolean): void {
+  handling = on;
+  if (!on) uninstall();
+  else if (asyncRuns.size > 0) install();
+}
+
+/** Starts delivering interrupts to `run` until the returned function is called. */
+export function listenForInterrupt(run: InterruptTarget): () => void {
+  asyncRuns.add(run);
+  install();
+  return () => {
+    asyncRuns.delete(run);
+    // In a kernel the dispatcher stays: it forwards to tslab when no run is active.
+    if (asyncRuns.size === 0 && !inKernel()) uninstall();
+  };
+}
+
+/** Sends the interrupt a SIGINT would send, without a signal (tests, and hosts without signals). */
+export function simulateInterrupt(): void {
+  if (installed) dispatch();
+  else for (const r of asyncRuns) r.interrupt();
+}
+
+/** The parts of tfjs's engine state that an unfinished tidy or gradient leaves behind. */
+interface EngineMark {
+  readonly scopeDepth: number;
+  readonly kernelDepth: number;
+  readonly gradientDepth: number;
+  readonly activeTape: unknown;
+}
+
+interface EngineState {
+  scopeStack: unknown[];
+  kernelDepth: number;
+  gradientDepth: number;
+  activeTape: unknown;
+}
+
+function engineState(): EngineState {
+  return (tf.engine() as unknown as { state: EngineState }).state;
+}
+
+function markEngine(): EngineMark {
+  const s = engineState();
+  return { scopeDepth: s.scopeStack.length, kernelDepth: s.kernelDepth, gradientDepth: s.gradientDepth, activeTape: s.activeTape };
+}
+
+/**
+ * Puts tfjs's engine back where `mark` found it: ends the scopes opened since (disposing the
+ * tensors they track, as the skipped tidy would have), and resets the kernel and gradient depth
+ * and the tape, which a terminated kernel or gradient leaves raised (every later op would
+ * otherwise be taped and its inputs kept).
+ */
+function restoreEngine(mark: EngineMark): void {
+  const s = engineState();
+  while (s.scopeStack.length > mark.scopeDepth) tf.engine().endScope();
+  s.kernelDepth = mark.kernelDepth;
+  s.gradientDepth = mark.gradientDepth;
+  s.activeTape = mark.activeTape;
+}
+
+interface Pending {
+  readonly mark: EngineMark;
+  readonly restore: () => void;
+  readonly onTerminated?: () => void;
+  open: boolean;
+}
+
+const pending: Pending[] = [];
+let sweepQueued = false;
+
+/** Undoes every synchronous scope still open: each was terminated (see the module comment). */
+function sweep(): void {
+  sweepQueued = false;
+  // Innermost first, as the skipped finally blocks would have run.
+  while (pending.length > 0) {
+    const p = pending.pop() as Pending;
+    if (!p.open) continue;
+    p.open = false;
+    try {
+      restoreEngine(p.mark);
+    } catch {
+      // Keep undoing the rest.
+    }
+    for (const f of [p.restore, p.onTerminated]) {
+      try {
+        f?.();
+      } catch {
+        // A restore that fails must not stop the others.
+      }
+    }
+  }
+}
+
+/**
+ * Runs synchronous `fn` so that `restore` runs exactly once afterwards: normally in `finally`,
+ * and, when the kernel interrupt terminated `fn` (finally skipped), on the next microtask,
+ * together with putting tfjs's engine state (open tidy scopes, tape) back where it was. Use it
+ * around anything that swaps global state (kernels, gradients) for the duration of a call.
+ *
+ * `onTerminated` runs after `restore` only in the terminated case (to report it).
+ *
+ * Must not wrap code that awaits: an open entry at the end of the synchronous stretch is taken
+ * as terminated.
+ */
+export function withRestore<T>(restore: () => void, fn: () => T, onTerminated?: () => void): T {
+  const entry: Pending = { mark: markEngine(), restore, onTerminated, open: true };
+  pending.push(entry);
+  if (!sweepQueued) {
+    sweepQueued = true;
+    queueMicrotask(sweep);
+  }
+  try {
+    return fn();
+  } finally {
+    if (entry.open) {
+      entry.open = false;
+      const i = pending.lastIndexOf(entry);
+      if (i >= 0) pending.splice(i, 1);
+      restore();
+    }
+  }
+}
