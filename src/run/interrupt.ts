@@ -57,7 +57,6 @@ function dispatch(): void {
 }
 
 function install(): void {
-  if (installed || !handling) return;
   if (inKernel()) {
     forwarded = process.listeners('SIGINT') as Array<(...args: unknown[]) => void>;
     for (const l of forwarded) process.removeListener('SIGINT', l);
@@ -67,31 +66,54 @@ function install(): void {
 }
 
 function uninstall(): void {
-  if (!installed) return;
   process.removeListener('SIGINT', dispatch);
   for (const l of forwarded) process.on('SIGINT', l);
   forwarded = [];
   installed = false;
 }
 
+let reconcileQueued = false;
+
+/**
+ * Brings the SIGINT listeners to the wanted state on the next event-loop turn, never at once.
+ * Measured (Node 20.20): adding or removing a SIGINT listener while a `breakOnSigint` script runs
+ * (a tslab cell's synchronous part) leaves SIGINT at its default action once the script ends, so
+ * the next interrupt kills the kernel process; tslab's own listener dies with it. A turn later
+ * the cell's script is over.
+ */
+function reconcile(): void {
+  if (reconcileQueued) return;
+  reconcileQueued = true;
+  setImmediate(() => {
+    reconcileQueued = false;
+    // In a kernel the dispatcher stays once installed: it forwards to tslab when no run is active.
+    const want = handling && (asyncRuns.size > 0 || (installed && inKernel()));
+    if (want && !installed) install();
+    else if (!want && installed) uninstall();
+  });
+}
+
 /**
  * Turns the library's own interrupt handling on (default) or off. Off: the kernel's SIGINT
- * handling is exactly tslab's again, and async runs stop only through their AbortSignal.
+ * handling is exactly tslab's again (from the next event-loop turn), and async runs stop only
+ * through their AbortSignal.
  */
 export function setInterruptHandling(on: boolean): void {
   handling = on;
-  if (!on) uninstall();
-  else if (asyncRuns.size > 0) install();
+  reconcile();
 }
 
-/** Starts delivering interrupts to `run` until the returned function is called. */
+/**
+ * Delivers interrupts to `run` until the returned function is called. The listener itself is
+ * installed on the next event-loop turn (see reconcile); runChunksAsync yields before its first
+ * chunk, so it is in place before any work starts.
+ */
 export function listenForInterrupt(run: InterruptTarget): () => void {
   asyncRuns.add(run);
-  install();
+  reconcile();
   return () => {
     asyncRuns.delete(run);
-    // In a kernel the dispatcher stays: it forwards to tslab when no run is active.
-    if (asyncRuns.size === 0 && !inKernel()) uninstall();
+    reconcile();
   };
 }
 
@@ -133,6 +155,11 @@ function markEngine(): EngineMark {
  */
 function restoreEngine(mark: EngineMark): void {
   const s = engineState();
+  // A gradient pass keeps (tf.keep) a clone of every op input it will need backwards and frees
+  // them when the pass ends; a terminated pass leaves them on its tape.
+  if (s.activeTape !== mark.activeTape && Array.isArray(s.activeTape)) {
+    for (const node of s.activeTape as Array<{ saved?: tf.Tensor[] }>) tf.dispose(node.saved ?? []);
+  }
   while (s.scopeStack.length > mark.scopeDepth) tf.engine().endScope();
   s.kernelDepth = mark.kernelDepth;
   s.gradientDepth = mark.gradientDepth;
