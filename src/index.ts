@@ -5,7 +5,8 @@
  * Layers: model (load, inspect, scores, engine) → explain (math, plain data) → render (figures)
  * → notebook (display bundles for tslab).
  */
-export { TslabCamError, type ErrorCode } from './errors';
+export { CancelledError, TslabCamError, type CancelledProgress, type ErrorCode } from './errors';
+export * from './run';
 export { initBackend, backendInfo, type BackendInfo, type BackendName, type BackendOptions } from './model/backend';
 export { listLayers, findTargetLayer, resolveLayer, type LayerInfo } from './model/inspect';
 export { findGapHead, type GapHead } from './model/head';
