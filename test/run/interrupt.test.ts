@@ -44,10 +44,9 @@ test('a kernel interrupt that terminates a gradient pass leaves no swapped kerne
  * One long operation to interrupt in a real kernel. Score-CAM (synchronous) and evaluate
  * (awaited) are one entry each here when they exist; until then, chunked Grad-CAM sweeps through
  * the same runner stand in for them.
- *  - trigger 'progress': interrupt once the cell's progress bar shows `minDone` units (async
- *    runs: their bar reaches the notebook while they run);
- *  - trigger 'delay': interrupt after `delay` seconds (synchronous runs: nothing the kernel sends
- *    during a synchronous cell leaves it before the cell ends).
+ *  - trigger 'progress': interrupt once the cell's progress bar shows `minDone` units (the bar
+ *    reaches the notebook while the cell runs, synchronous or not);
+ *  - trigger 'delay': interrupt after `delay` seconds (operations without a bar).
  */
 interface InterruptCase {
   readonly name: string;
@@ -73,7 +72,7 @@ const CASES: readonly InterruptCase[] = [
   {
     name: 'chunked Grad-CAM sweep, synchronous (stands in for Score-CAM)',
     code: 'tc.runChunks({ total: 1000000, chunk: 1, label: "sweep", unit: "maps" }, () => { tc.gradCam(model, image, { classIndex: 3 }); });',
-    trigger: 'delay', delay: 3,
+    trigger: 'progress', minDone: 5, maxChunksAfter: 2,
   },
 ];
 
@@ -132,7 +131,8 @@ test('real Jupyter + tslab: an interrupt during long work ends the cell with CAN
     const text = r.outputs.map((o) => o.text).join('');
     const where = `${c.name}: ${text.slice(-1500)}`;
     // Printed for the report: how fast it stopped (the machine is shared; not asserted).
-    console.log(`${c.name}: interrupted after ${r.interruptedAfterSeconds?.toFixed(2)} s, idle ${r.idleAfterInterruptSeconds?.toFixed(3)} s later; ` +
+    const stoppedAt = /after (\d+) of \d+/.exec(text)?.[1];
+    console.log(`${c.name}: interrupted at ${r.doneAtInterrupt} units done (${r.interruptedAfterSeconds?.toFixed(2)} s), stopped at ${stoppedAt}, idle ${r.idleAfterInterruptSeconds?.toFixed(3)} s later; ` +
       `CPU over 2 s after idle ${r.cpuSecondsOver2sAfterIdle.toFixed(2)} s; tensors ${r.before.numTensors} → ${r.after.numTensors}; progress updates seen ${r.progressUpdates}`);
     assert.equal(r.status, 'error', where);
     assert.match(text, /CANCELLED/, where);
