@@ -5,11 +5,14 @@
  * Emscripten glue (all three builds): the heap starts at 16 MiB and grows on demand up to
  * getHeapMax() = 4 GiB − 64 KiB; it never shrinks. Measured here (768 MiB tensors one after the
  * other): the heap grew to 3,840 MiB, then `_malloc` returned 0 instead of failing, and tfjs used
- * offset 0 as the tensor's address: the next kernel wrote over the heap's own data and every later
- * call, also after disposing everything, died with "Aborted()". The backend is then lost for the
- * process (re-registering it would give a fresh heap, but every model weight lived in the old one).
- * A request of 4 GiB or more is worse: `_malloc` takes a 32-bit size, so the size wraps around to a
- * small number, succeeds, and the kernel writes gigabytes past it.
+ * offset 0 as the tensor's address: writing it overwrote the heap's own data and every later call,
+ * also after disposing everything, died with "Aborted()". Re-initialising does not save the
+ * session: tf.removeBackend('wasm') itself throws "Aborted()" (the backend's dispose calls into
+ * the dead module); with that dispose skipped, a re-registered backend gets a fresh 16 MiB heap
+ * and computes the same numbers again, but every tensor of the old one (model weights included) is
+ * gone and the old heap's ~4 GiB stays resident. A single request of 4 GiB or more is another
+ * hazard read from the code, not measured: `_malloc` takes a 32-bit size, which wraps to a small
+ * number (tf.fill then failed earlier, creating its JavaScript array).
  *
  * So: `guardWasmHeap` makes both cases a typed OUT_OF_MEMORY error thrown before tfjs touches the
  * address, which leaves the heap intact (the next call works), and `planChunks` sizes chunks from

@@ -80,8 +80,8 @@ test('guardWasmHeap: a tensor larger than the heap can hold is a typed error and
   const before = (m.predict(x) as tf.Tensor).arraySync();
   const tensors = tf.memory().numTensors;
   const heap = heapBytes();
-  // 2^30 + 16 floats: 4 GiB + 64 bytes. Unguarded, the 32-bit size wraps to 64 bytes, the
-  // allocation "succeeds" and Fill writes 4 GiB through the heap.
+  // 2^30 + 16 floats: 4 GiB + 64 bytes, more than the heap can ever hold: refused before _malloc
+  // (whose 32-bit size would wrap around to 64 bytes).
   assert.throws(() => tf.fill([2 ** 30 + 16], 1), (e: unknown) => e instanceof TslabCamError && e.code === 'OUT_OF_MEMORY' && /more than the wasm backend can ever hold/.test(e.message));
   assert.equal(tf.memory().numTensors, tensors);
   assert.equal(heapBytes(), heap);
@@ -116,4 +116,29 @@ test('a batch chunked by planChunks gives the same outputs as single images', as
   assert.equal(tf.memory().numTensors, tensors);
   images.dispose();
   m.dispose();
+});
+
+test('guardWasmHeap, for real: filling the heap to its 4 GiB limit gives OUT_OF_MEMORY instead of a dead backend (TSLAB_CAM_HEAVY=1: ~4 GiB of RAM)', {
+  skip: process.env.TSLAB_CAM_HEAVY === '1' ? false : 'set TSLAB_CAM_HEAVY=1 (needs ~4 GiB of free memory)',
+}, async () => {
+  await initBackend();
+  assert.ok(guardWasmHeap());
+  const x = tf.randomNormal([1, 32, 32, 8], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, 8, 8], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const reference = tf.tidy(() => tf.conv2d(x, w, 1, 'same').sum().dataSync()[0]);
+  const tensors = tf.memory().numTensors;
+  const held: tf.Tensor[] = [];
+  let error: unknown;
+  try {
+    // 768 MiB at a time: unguarded, the sixth _malloc returned 0 and tfjs wrote the tensor at address 0.
+    for (let i = 0; i < 8; i++) held.push(tf.fill([192 * MIB], 1)); // 192 Mi floats = 768 MiB
+  } catch (e) {
+    error = e;
+  }
+  assert.ok(error instanceof TslabCamError && error.code === 'OUT_OF_MEMORY', String(error));
+  assert.match((error as Error).message, /could not allocate 768 MiB: its heap is [\d,]+ MiB of at most 4,096 MiB/);
+  tf.dispose(held);
+  assert.equal(tf.memory().numTensors, tensors);
+  assert.equal(tf.tidy(() => tf.conv2d(x, w, 1, 'same').sum().dataSync()[0]), reference, 'the backend still computes the same numbers');
+  tf.dispose([x, w]);
 });
