@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, TslabCamError } from '../errors';
-import { listenForInterrupt, withRestore, type InterruptTarget } from './interrupt';
+import { listenForInterrupt, resetStaleKernelDepth, withRestore, type InterruptTarget } from './interrupt';
 import { emitProgress, progressSinkFor, rateAndEta, type ProgressSink, type RunProgress, type RunState } from './progress';
 
 /** The options every long operation takes (Score-CAM, Ablation-CAM, SmoothGrad, evaluate, training …). */
@@ -83,6 +83,8 @@ class Run implements InterruptTarget {
     if (!Number.isFinite(spec.chunk) || spec.chunk < 1) {
       throw new TslabCamError('BAD_OPTION', `${spec.label}: batchSize must be at least 1, got ${spec.chunk}.`, 'Pass batchSize ≥ 1, or leave it out to size chunks from memory.');
     }
+    // The outermost run starts where no kernel runs: a raised depth is a terminated kernel's.
+    if (executing.length === 0) resetStaleKernelDepth();
     this.total = Math.floor(spec.total);
     this.chunk = Math.floor(spec.chunk);
     this.unit = spec.unit ?? 'items';

@@ -4,7 +4,7 @@
  * so model, explain and eval code can all build on it.
  */
 export { runChunks, runChunksAsync, tensorsIn, type ChunkContext, type ChunkSpec, type ChunkWork, type LongRunOptions } from './chunks';
-export { listenForInterrupt, setInterruptHandling, simulateInterrupt, withRestore, type InterruptTarget } from './interrupt';
+export { listenForInterrupt, resetStaleKernelDepth, setInterruptHandling, simulateInterrupt, withRestore, type InterruptTarget } from './interrupt';
 export {
   WASM_HEAP_LIMIT_BYTES, activationBytes, bytesPerImage, guardWasmHeap, memoryBudget, planChunks,
   type ActivationBytes, type ChunkPlan, type ChunkPlanRequest, type MemoryBudget,

@@ -166,6 +166,21 @@ function restoreEngine(mark: EngineMark): void {
   s.activeTape = mark.activeTape;
 }
 
+/**
+ * Resets tfjs's kernel depth when it is raised although no kernel can be running, and says
+ * whether it did. Measured: a kernel interrupt that terminates plain tfjs code (no library scope
+ * open) lands inside a kernel every time in a conv loop and leaves kernelDepth at 1; tfjs then
+ * records no op on any gradient tape, and every later gradient (every Grad-CAM) fails with
+ * "Cannot compute gradient of y=f(x)". Call it only where no kernel is running: the outermost
+ * withRestore and the outermost chunk run do.
+ */
+export function resetStaleKernelDepth(): boolean {
+  const s = engineState();
+  if (s.kernelDepth === 0) return false;
+  s.kernelDepth = 0;
+  return true;
+}
+
 interface Pending {
   readonly mark: EngineMark;
   readonly restore: () => void;
@@ -177,7 +192,8 @@ const pending: Pending[] = [];
 let sweepQueued = false;
 
 type TrackTensor = (t: tf.Tensor, backend: unknown) => void;
-interface TrackingEngine { trackTensor: TrackTensor }
+type DisposeTensor = (t: tf.Tensor) => void;
+interface TrackingEngine { trackTensor: TrackTensor; disposeTensor: DisposeTensor }
 
 /**
  * Tensors made while a withRestore scope is open. Termination can land inside tfjs's own
@@ -186,30 +202,44 @@ interface TrackingEngine { trackTensor: TrackTensor }
  * tensor, this list can. Cleared whenever the last open scope ends normally.
  */
 let created: tf.Tensor[] | null = null;
+/**
+ * Tensors whose disposal started in the window. tfjs decrements its count first and marks the
+ * tensor disposed last, so one terminated in between looks alive; disposing it again would count
+ * it twice (seen once: the tensor count ended one below where it started).
+ */
+let disposing = new WeakSet<tf.Tensor>();
 
 function startTracking(): void {
   if (created) return;
   created = [];
+  disposing = new WeakSet<tf.Tensor>();
   const engine = tf.engine() as unknown as TrackingEngine;
-  const original = engine.trackTensor;
-  engine.trackTensor = function track(this: unknown, t: tf.Tensor, backend: unknown): void {
+  const track = engine.trackTensor;
+  const dispose = engine.disposeTensor;
+  engine.trackTensor = function trackListed(this: unknown, t: tf.Tensor, backend: unknown): void {
     // Listed before tfjs counts it: termination inside the count must not lose it.
     if (!(t instanceof tf.Variable)) created?.push(t);
-    original.call(this, t, backend);
+    track.call(this, t, backend);
+  };
+  engine.disposeTensor = function disposeMarked(this: unknown, t: tf.Tensor): void {
+    disposing.add(t);
+    dispose.call(this, t);
   };
 }
 
 function stopTracking(): void {
   if (!created) return;
   created = null;
-  // The wrapper is an own property over the prototype's method: removing it restores tfjs's.
-  delete (tf.engine() as unknown as Partial<TrackingEngine>).trackTensor;
+  // The wrappers are own properties over the prototype's methods: removing them restores tfjs's.
+  const engine = tf.engine() as unknown as Partial<TrackingEngine>;
+  delete engine.trackTensor;
+  delete engine.disposeTensor;
 }
 
 /** Disposes what the terminated scopes made that nothing else holds (kept tensors stay). */
 function disposeStrays(): void {
   for (const t of created ?? []) {
-    if (!t.isDisposed && !t.kept) t.dispose();
+    if (!t.isDisposed && !t.kept && !disposing.has(t)) t.dispose();
   }
 }
 
@@ -251,8 +281,11 @@ function sweep(): void {
  * as terminated.
  */
 export function withRestore<T>(restore: () => void, fn: () => T, onTerminated?: () => void): T {
+  if (pending.length === 0) {
+    resetStaleKernelDepth();
+    startTracking();
+  }
   const entry: Pending = { mark: markEngine(), restore, onTerminated, open: true };
-  if (pending.length === 0) startTracking();
   pending.push(entry);
   if (!sweepQueued) {
     sweepQueued = true;

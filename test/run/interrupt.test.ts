@@ -40,6 +40,28 @@ test('a kernel interrupt that terminates a gradient pass leaves no swapped kerne
   tf.dispose([x, w]);
 });
 
+test('after an interrupt terminated plain tfjs code inside a kernel, the next gradient pass of the library works and gives the same numbers', async () => {
+  await initBackend();
+  const x = tf.randomNormal([1, 96, 96, 16], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, 16, 16], 0, 1, 'float32', 4) as tf.Tensor4D;
+  const gradSum = (): number => withActivationGradientsOnly(() => tf.tidy(() =>
+    tf.grad((v: tf.Tensor) => tf.conv2d(v as tf.Tensor4D, w, 1, 'same').square().sum())(x).sum().dataSync()[0]));
+  const reference = gradSum();
+  Object.assign(globalThis, { __i18plain: () => { for (;;) tf.tidy(() => { tf.conv2d(x, w, 1, 'same'); }); } });
+  const killer = spawn('sh', ['-c', `sleep 1; kill -INT ${process.pid}`], { stdio: 'ignore' });
+  const killed = new Promise((r) => killer.on('exit', r));
+  assert.throws(() => vm.runInThisContext('__i18plain()', { breakOnSigint: true }));
+  await killed;
+  const state = (tf.engine() as unknown as { state: { kernelDepth: number; scopeStack: unknown[] } }).state;
+  const depthLeft = state.kernelDepth;
+  assert.equal(gradSum(), reference, `kernelDepth was ${depthLeft} after the termination`);
+  assert.equal(state.kernelDepth, 0);
+  // The user's own abandoned tidy scope is not the library's to end; end it here.
+  while (state.scopeStack.length > 0) tf.engine().endScope();
+  delete (globalThis as Record<string, unknown>).__i18plain;
+  tf.dispose([x, w]);
+});
+
 /**
  * One long operation to interrupt in a real kernel. Score-CAM (synchronous) and evaluate
  * (awaited) are one entry each here when they exist; until then, chunked Grad-CAM sweeps through
