@@ -32,6 +32,10 @@ export interface ProgressOptions {
   mode?: 'notebook' | 'terminal' | 'silent';
   /** Where the terminal bar goes. Default process.stderr. */
   stream?: TextSink;
+  /** Steps already done when the bar appears (default 0). */
+  initial?: number;
+  /** When the work started (Date.now() ms), if before the bar: elapsed time, rate and ETA count from it. */
+  startedAt?: number;
 }
 
 export interface Progress {
@@ -129,9 +133,9 @@ export function createProgress(options: ProgressOptions): Progress {
   const minInterval = options.minIntervalMs ?? 150;
   const stream: TextSink = options.stream ?? process.stderr;
   const mode = options.mode ?? (kernelWriter() ? 'notebook' : 'terminal');
-  const start = Date.now();
+  const start = options.startedAt ?? Date.now();
   const displayId = newDisplayId();
-  let value = 0;
+  let value = Math.max(0, Math.min(total, Math.floor(options.initial ?? 0)));
   let note = '';
   let finished = false;
   let outcome: 'done' | 'cancelled' | 'failed' = 'done';
@@ -224,6 +228,11 @@ export interface ProgressBarSinkOptions {
   stream?: TextSink;
   minIntervalMs?: number;
   width?: number;
+  /**
+   * A run shows its bar only once it has lasted this long (default 500 ms), so quick calls that
+   * go through the same runner (one image, a few chunks) print nothing.
+   */
+  minShowMs?: number;
 }
 
 /** A run's bar, and the text of the run nested in it (e.g. Score-CAM inside evaluate). */
@@ -240,7 +249,7 @@ function autoMode(stream: TextSink): 'notebook' | 'terminal' | 'silent' {
 
 /**
  * A progress sink that draws one bar per top-level run (count, rate, ETA, detail) and ends it as
- * done, cancelled or failed. A run started inside another run's chunk gets no bar of its own: its
+ * done, cancelled or failed; runs shorter than `minShowMs` draw nothing. A run started inside another run's chunk gets no bar of its own: its
  * label and count are shown in its top-level run's bar ("evaluate · scene 3/100 · Score-CAM
  * 512/1280 channels").
  */
@@ -261,10 +270,14 @@ export function progressBarSink(options: ProgressBarSinkOptions = {}): ProgressS
       return;
     }
     let entry = bars.get(p.id);
+    if (!entry && p.elapsedMs < (options.minShowMs ?? 500)) return;
     if (!entry) {
       const mode = options.mode ?? autoMode(stream);
       entry = {
-        bar: createProgress({ total: p.total, label: p.label, unit: p.unit, mode, stream, minIntervalMs: options.minIntervalMs, width: options.width }),
+        bar: createProgress({
+          total: p.total, label: p.label, unit: p.unit, mode, stream, minIntervalMs: options.minIntervalMs, width: options.width,
+          initial: p.done, startedAt: Date.now() - p.elapsedMs,
+        }),
         detail: '', nested: '',
       };
       bars.set(p.id, entry);

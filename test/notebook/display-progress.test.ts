@@ -59,7 +59,7 @@ test('progress text and html from a state', () => {
 test('progressBarSink: one bar per top-level run with count, rate and ETA; nested runs show inside it; ends as cancelled', async () => {
   let tty = '';
   const stream = { isTTY: true, write: (s: string) => (tty += s) };
-  const previous = setDefaultProgressSink(progressBarSink({ mode: 'terminal', stream, minIntervalMs: 0 }));
+  const previous = setDefaultProgressSink(progressBarSink({ mode: 'terminal', stream, minIntervalMs: 0, minShowMs: 0 }));
   try {
     const ac = new AbortController();
     await assert.rejects(runChunksAsync({ total: 4, chunk: 1, label: 'evaluate', unit: 'scenes', signal: ac.signal, detail: (d, t) => `scene ${Math.min(d + 1, t)}/${t}` }, (s) => {
@@ -73,6 +73,16 @@ test('progressBarSink: one bar per top-level run with count, rate and ETA; neste
   assert.ok(frames.every((f) => f.startsWith('evaluate [')), 'only the top-level run draws a bar');
   assert.ok(frames.some((f) => /Score-CAM 4\/6 channels/.test(f)), 'the nested run shows inside it');
   assert.match(frames[frames.length - 1], /^evaluate \[#{15}-{15}\] 2\/4 scenes 50% \S+ [\d.]+ scenes\/s cancelled scene 3\/4\s*\n$/);
+});
+
+test('progressBarSink: a run that ends before minShowMs draws nothing; a longer one draws from then on', async () => {
+  let out = '';
+  const sink = progressBarSink({ mode: 'terminal', stream: { isTTY: true, write: (s: string) => (out += s) }, minIntervalMs: 0, minShowMs: 60 });
+  runChunks({ total: 3, chunk: 1, label: 'quick', onProgress: sink }, () => 0);
+  assert.equal(out, '');
+  await runChunksAsync({ total: 4, chunk: 1, label: 'slow', onProgress: sink }, () => { const t = Date.now(); while (Date.now() - t < 30); });
+  assert.match(out, /slow \[#+\] 4\/4 items 100% .* done/);
+  assert.doesNotMatch(out, /slow \[-+\] 0\/4/, 'the first frames, before 60 ms, are not drawn');
 });
 
 test('progress text: units give a rate; cancelled and failed endings are named', () => {
