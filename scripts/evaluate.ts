@@ -19,7 +19,8 @@ import { POINTING_TOLERANCE, rate } from '../src/eval/pointing';
 import { initBackend } from '../src/model/backend';
 import { META_FILE, ModelMeta, packageRoot } from '../src/model/builtin';
 import { loadModel } from '../src/model/load';
-import { createProgress } from '../src/notebook/progress';
+import { createProgress, progressBarSink } from '../src/notebook/progress';
+import { CancelledError } from '../src/errors';
 import { Method, PointingReport, combined, pointingGame } from '../src/eval/pointing';
 
 interface Args {
@@ -79,9 +80,7 @@ async function main(): Promise<void> {
     const modelJson = path.join(args.dir, kind, 'model.json');
     const model = await loadModel(modelJson);
     const meta = JSON.parse(fs.readFileSync(path.join(args.dir, kind, META_FILE), 'utf8')) as ModelMeta;
-    const bar = createProgress({ total: scenes.length, label: `accuracy ${kind}`, mode: 'terminal' });
-    const acc: AccuracyReport = await evaluateAccuracy(model, scenes, (done) => bar.update(done));
-    bar.done();
+    const acc: AccuracyReport = await evaluateAccuracy(model, scenes, { onProgress: progressBarSink({ mode: 'terminal' }) });
     const pointing: Record<string, Record<string, unknown>> = {};
     if (args.pointing > 0) {
       const methods: Method[] = meta.hasGap ? ['gradCam', 'cam'] : ['gradCam'];
@@ -115,6 +114,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
+  if (e instanceof CancelledError) {
+    process.stderr.write(`${e.message}\nNothing was written.\n`);
+    process.exit(130);
+  }
   process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exit(1);
 });

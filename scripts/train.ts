@@ -19,6 +19,9 @@
  * --invariance λ (digits-fc: penalise the position-varying share of the `fc` kernel; see
  * positionVaryingShare in src/data/train.ts).
  *
+ * Ctrl-C stops training at the next step (within one step's time) and writes nothing of that
+ * stage; the exit status is 130. A second Ctrl-C exits at once.
+ *
  * digits-fc is not trained from scratch: a fresh digits-fc starts from digits-gap's conv
  * blocks and first trains only its Flatten → Dense head on them (frozen); `--continue` then
  * fine-tunes every layer, and `--joint` fine-tunes both models as one two-headed net. Trained
@@ -34,7 +37,8 @@ import { DEFAULT_TRAIN, TrainResult, trainJointly, trainModel } from '../src/dat
 import { writeSamples } from '../src/data/samples';
 import { initBackend } from '../src/model/backend';
 import { META_FILE, ModelMeta, packageRoot } from '../src/model/builtin';
-import { createProgress } from '../src/notebook/progress';
+import { progressBarSink } from '../src/notebook/progress';
+import { CancelledError } from '../src/errors';
 import { NUM_CLASSES } from '../src/data/mnist';
 import { DEFAULT_SCENE_SIZE } from '../src/data/scenes';
 
@@ -178,15 +182,16 @@ async function trainOne(args: Args, kind: BuiltinKind): Promise<void> {
       'Train digits-gap first (npm run train -- --model digits-gap), pass --features PATH/model.json, or train from scratch with --full.');
   }
   const features = featuresPath ? await loadModel(featuresPath) : undefined;
-  const bar = createProgress({ total: args.steps, label: `train ${kind}`, mode: 'terminal' });
-  const result = await trainModel({
-    kind, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool, initialWeights: start,
-    featuresFrom: features, headOnly: transfer || args.headOnly, invariance: args.invariance,
-    onProgress: (done, _total, info) => bar.update(done, info),
-  });
-  bar.done();
-  start?.dispose();
-  features?.dispose();
+  let result: TrainResult;
+  try {
+    result = await trainModel({
+      kind, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool, initialWeights: start,
+      featuresFrom: features, headOnly: transfer || args.headOnly, invariance: args.invariance, onProgress: progressBarSink({ mode: 'terminal' }),
+    });
+  } finally {
+    start?.dispose();
+    features?.dispose();
+  }
   const extra = {
     ...(args.continue ? { continued: true } : {}), ...(transfer || args.headOnly ? { headOnly: true } : {}),
     ...(featuresPath ? { featuresFrom: path.relative(args.out, featuresPath) } : {}), ...(args.invariance ? { invariance: args.invariance } : {}),
@@ -203,12 +208,10 @@ async function trainBoth(args: Args): Promise<void> {
   }
   const gap = await loadModel(path.join(dirs.gap, 'model.json'));
   const fc = await loadModel(path.join(dirs.fc, 'model.json'));
-  const bar = createProgress({ total: args.steps, label: 'train digits-gap + digits-fc', mode: 'terminal' });
   const result = await trainJointly({
     gap, fc, fcGradientScale: args.fcGradScale, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool,
-    onProgress: (done, _total, info) => bar.update(done, info),
+    onProgress: progressBarSink({ mode: 'terminal' }),
   });
-  bar.done();
   const earlier = { gap: earlierStages(dirs.gap), fc: earlierStages(dirs.fc) };
   gap.dispose();
   fc.dispose();
@@ -239,6 +242,12 @@ function average(xs: readonly number[]): number {
 }
 
 main().catch((e) => {
+  if (e instanceof CancelledError) {
+    // Ctrl-C: the stage stopped at a step boundary and nothing of it was written; earlier
+    // stages and models that finished are saved. 130 is the shell's code for SIGINT.
+    process.stderr.write(`${e.message}\nNothing of the cancelled stage was saved.\n`);
+    process.exit(130);
+  }
   process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exit(1);
 });

@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'MODEL_TOO_LARGE'
   | 'UNKNOWN_BUILTIN'
   | 'BACKEND'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'CANCELLED'
+  | 'OUT_OF_MEMORY';
 
 export class TslabCamError extends Error {
   readonly code: ErrorCode;
@@ -68,6 +70,41 @@ export function showValue(v: unknown): string {
   if (Array.isArray(v)) return `an array of length ${v.length}`;
   if (typeof v === 'object') return `an object of class ${(v as object).constructor?.name ?? 'Object'}`;
   return typeof v;
+}
+
+/** What a cancelled long operation had finished, so a caller can report or resume it. */
+export interface CancelledProgress {
+  /** The operation, e.g. "Score-CAM" or "train digits-gap". */
+  readonly label: string;
+  /** Units finished and the units asked for (steps, images, channels …). */
+  readonly done: number;
+  readonly total: number;
+  readonly unit: string;
+  /** Who stopped it: an AbortSignal, the kernel's interrupt (Jupyter's stop button), or Ctrl-C. */
+  readonly reason: 'signal' | 'interrupt';
+}
+
+/**
+ * The error every long operation throws when it is stopped (code CANCELLED). By the time it is
+ * thrown the operation has released every tensor it made and nothing of it is still running.
+ * `partial` carries the finished part when the operation was asked to keep it (e.g. evaluate's
+ * rows so far); it is plain data, never tensors.
+ */
+export class CancelledError extends TslabCamError {
+  readonly progress: CancelledProgress;
+  readonly partial: unknown;
+
+  constructor(progress: CancelledProgress, partial?: unknown) {
+    const by = progress.reason === 'signal' ? 'its AbortSignal' : 'an interrupt (kernel stop button or Ctrl-C)';
+    super('CANCELLED',
+      `${progress.label} was cancelled by ${by} after ${progress.done} of ${progress.total} ${progress.unit}; ` +
+      `the remaining ${progress.total - progress.done} were not computed and every tensor it made was released.`,
+      'Nothing to repair: the kernel is idle and the next cell runs normally. Run it again to start over' +
+      (partial !== undefined ? ', or use the error\'s `partial` result.' : '.'));
+    this.name = 'TslabCamError';
+    this.progress = progress;
+    this.partial = partial;
+  }
 }
 
 /** Levenshtein distance, used to suggest the names closest to a mistyped one. */

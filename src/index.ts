@@ -9,7 +9,10 @@
 import * as explainLayer from './explain';
 import { withDisplay } from './notebook';
 
-export { TslabCamError, type ErrorCode } from './errors';
+export { CancelledError, TslabCamError, type CancelledProgress, type ErrorCode } from './errors';
+/** Long work: AbortSignal and kernel-interrupt cancellation, chunking, progress events, memory bounds. */
+export * as run from './run';
+export { setInterruptHandling, type LongRunOptions } from './run';
 export { tf, initBackend, backendInfo, type BackendInfo, type BackendName, type BackendOptions } from './model/backend';
 export { loadModel, saveModel, type ModelSource, type LoadModelOptions, type SaveModelOptions, type SavedModelFiles } from './model/load';
 export { loadImage, type ImageSource, type LoadImageOptions } from './model/image';

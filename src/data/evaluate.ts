@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { scenesToTensor } from './batch';
 import { NUM_CLASSES, loadMnist } from './mnist';
-import { ProgressFn } from './progress';
+import { runChunksAsync, type LongRunOptions } from '../run';
 import { Scene, generateScenes } from './scenes';
 
 /** The held-out scenes every accuracy figure is measured on: test-split digits only. */
@@ -27,20 +27,18 @@ export function evaluationScenes(options: EvalSetOptions): Scene[] {
   ];
 }
 
-/** Class scores (model outputs) for scenes, batched so memory stays flat: (n × 10) row-major. */
+/**
+ * Class scores (model outputs) for scenes, `batchSize` scenes per chunk so memory stays flat:
+ * (n × 10) row-major. Long: it yields between chunks, stops on `signal` or the kernel interrupt
+ * (CANCELLED), and shows a progress bar unless told otherwise.
+ */
 export async function predictScenes(model: tf.LayersModel, scenes: readonly Scene[], batchSize = 100,
-  onProgress?: ProgressFn): Promise<Float32Array> {
+  options: Omit<LongRunOptions, 'batchSize'> = {}): Promise<Float32Array> {
   const out = new Float32Array(scenes.length * NUM_CLASSES);
-  for (let i = 0; i < scenes.length; i += batchSize) {
-    const part = scenes.slice(i, i + batchSize);
-    const y = tf.tidy(() => {
-      const x = scenesToTensor(part);
-      return model.predict(x) as tf.Tensor;
-    });
-    out.set(await y.data(), i * NUM_CLASSES);
-    y.dispose();
-    onProgress?.(Math.min(scenes.length, i + batchSize), scenes.length, 'predicting');
-  }
+  await runChunksAsync({ ...options, total: scenes.length, chunk: batchSize, label: 'predict scenes', unit: 'scenes' }, (start, end) => {
+    const y = model.predict(scenesToTensor(scenes.slice(start, end))) as tf.Tensor;
+    out.set(y.dataSync(), start * NUM_CLASSES);
+  });
   return out;
 }
 
@@ -82,6 +80,6 @@ export function accuracyOf(scenes: readonly Scene[], scores: Float32Array): Accu
 }
 
 /** Predict and score in one go. */
-export async function evaluateAccuracy(model: tf.LayersModel, scenes: readonly Scene[], onProgress?: ProgressFn): Promise<AccuracyReport> {
-  return accuracyOf(scenes, await predictScenes(model, scenes, 100, onProgress));
+export async function evaluateAccuracy(model: tf.LayersModel, scenes: readonly Scene[], options: LongRunOptions = {}): Promise<AccuracyReport> {
+  return accuracyOf(scenes, await predictScenes(model, scenes, options.batchSize ?? 100, options));
 }

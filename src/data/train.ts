@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BuiltinKind, TARGET_LAYER, buildModel } from './architectures';
 import { scenesToTargets, scenesToTensor } from './batch';
 import { loadMnist } from './mnist';
-import { ProgressFn } from './progress';
+import { runChunksAsync, type LongRunOptions, type ProgressSink } from '../run';
 import { generateScenes } from './scenes';
 import { withTrainingKernels } from './trainKernels';
 
@@ -15,7 +15,12 @@ export interface TrainOptions {
   readonly batchSize?: number;
   /** Adam's starting rate; it is held for 60% of the steps, then cosine-decayed to 5%. */
   readonly learningRate?: number;
-  readonly onProgress?: ProgressFn;
+  /** Stops training at the next step; the call then throws CANCELLED and frees everything it made. */
+  readonly signal?: AbortSignal;
+  /** Progress events (one per step, the loss in `detail`); default: the registered progress bar. */
+  readonly onProgress?: ProgressSink;
+  /** `false`: no progress display. */
+  readonly progress?: boolean;
   /**
    * Cycle through only this many scenes instead of fresh ones every step: the smoke test uses a
    * small pool so a few steps visibly lower the loss.
@@ -107,21 +112,23 @@ export function warmupSteps(steps: number): number {
   return Math.floor(steps * 0.15);
 }
 
-/** What the step loop needs: the scene stream, the schedule, and progress. */
-interface LoopOptions {
+/** What the step loop needs: the scene stream, the schedule, progress and cancellation. */
+interface LoopOptions extends Omit<LongRunOptions, 'batchSize'> {
+  readonly label: string;
   readonly seed: number;
   readonly steps: number;
   readonly batchSize: number;
   readonly learningRate: number;
   readonly warmup: number;
   readonly poolSize?: number;
-  readonly onProgress?: ProgressFn;
 }
 
 /**
  * The training loop every stage shares: each step draws fresh training scenes (or cycles a small
  * pool), takes one scheduled Adam step on `lossOf(x, y)` over `variables` (all trainable ones
- * when absent), and records the loss.
+ * when absent), and records the loss. One step is one chunk of runChunksAsync: the loop yields
+ * between steps, so an AbortSignal or the kernel interrupt stops it within one step (it then
+ * throws CANCELLED with the steps done), and each step's tensors are freed by the runner.
  */
 async function optimise(o: LoopOptions, lossOf: (x: tf.Tensor4D, y: tf.Tensor2D, step: number) => tf.Scalar,
   variables?: () => tf.Variable[]): Promise<{ losses: number[]; seconds: number }> {
@@ -131,23 +138,20 @@ async function optimise(o: LoopOptions, lossOf: (x: tf.Tensor4D, y: tf.Tensor2D,
   const start = Date.now();
   await withTrainingKernels(async () => {
     try {
-      for (let step = 0; step < o.steps; step++) {
-        optimizer.setLearningRate(learningRateAt(step, o.steps, o.learningRate));
-        const first = step * o.batchSize;
-        const scenes = o.poolSize
-          ? Array.from({ length: o.batchSize }, (_, j) => generateScenes({ split: 'train', seed: o.seed }, (first + j) % (o.poolSize ?? 1), 1, set)[0])
-          : generateScenes({ split: 'train', seed: o.seed, ...(step < o.warmup ? { count: 1 as const, clutter: 'light' as const } : {}) }, first, o.batchSize, set);
-        const x = scenesToTensor(scenes);
-        const y = scenesToTargets(scenes);
-        const loss = optimizer.minimize(() => lossOf(x, y, step), true, variables?.());
-        losses.push(loss ? (await loss.data())[0] : NaN);
-        tf.dispose([x, y]);
-        if (loss) loss.dispose();
-        if (o.onProgress) {
+      await runChunksAsync({ total: o.steps, chunk: 1, label: o.label, unit: 'steps', signal: o.signal, onProgress: o.onProgress, progress: o.progress },
+        (step, _end, ctx) => {
+          optimizer.setLearningRate(learningRateAt(step, o.steps, o.learningRate));
+          const first = step * o.batchSize;
+          const scenes = o.poolSize
+            ? Array.from({ length: o.batchSize }, (_, j) => generateScenes({ split: 'train', seed: o.seed }, (first + j) % (o.poolSize ?? 1), 1, set)[0])
+            : generateScenes({ split: 'train', seed: o.seed, ...(step < o.warmup ? { count: 1 as const, clutter: 'light' as const } : {}) }, first, o.batchSize, set);
+          const x = scenesToTensor(scenes);
+          const y = scenesToTargets(scenes);
+          const loss = optimizer.minimize(() => lossOf(x, y, step), true, variables?.());
+          losses.push(loss ? loss.dataSync()[0] : NaN);
           const recent = losses.slice(-20);
-          o.onProgress(step + 1, o.steps, `loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}`);
-        }
-      }
+          ctx.note(`loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}`);
+        });
     } finally {
       optimizer.dispose();
     }
@@ -155,12 +159,12 @@ async function optimise(o: LoopOptions, lossOf: (x: tf.Tensor4D, y: tf.Tensor2D,
   return { losses, seconds: (Date.now() - start) / 1000 };
 }
 
-function loopOptions(options: Omit<TrainOptions, 'kind'>, fresh: boolean): LoopOptions {
+function loopOptions(options: Omit<TrainOptions, 'kind'>, fresh: boolean, label: string): LoopOptions {
   const steps = options.steps ?? DEFAULT_TRAIN.steps;
   return {
-    seed: options.seed ?? DEFAULT_TRAIN.seed, steps, batchSize: options.batchSize ?? DEFAULT_TRAIN.batchSize,
+    label, seed: options.seed ?? DEFAULT_TRAIN.seed, steps, batchSize: options.batchSize ?? DEFAULT_TRAIN.batchSize,
     learningRate: options.learningRate ?? DEFAULT_TRAIN.learningRate, warmup: fresh ? warmupSteps(steps) : 0,
-    poolSize: options.poolSize, onProgress: options.onProgress,
+    poolSize: options.poolSize, signal: options.signal, onProgress: options.onProgress, progress: options.progress,
   };
 }
 
@@ -170,26 +174,36 @@ function loopOptions(options: Omit<TrainOptions, 'kind'>, fresh: boolean): LoopO
  * masks are seeded. Different backends (wasm, cpu) round differently, so their weights differ.
  */
 export async function trainModel(options: TrainOptions): Promise<TrainResult> {
-  const o = loopOptions(options, !options.initialWeights && !options.featuresFrom);
+  const o = loopOptions(options, !options.initialWeights && !options.featuresFrom, `train ${options.kind}`);
   const model = buildModel(options.kind, o.seed);
-  if (options.initialWeights) model.setWeights(options.initialWeights.getWeights());
-  if (options.featuresFrom) copyFeatures(options.featuresFrom, model);
-  const parts = options.headOnly ? splitAtTarget(model) : null;
-  const dropout = dropoutSeeder(model, o.seed);
-  const lambda = options.invariance ?? 0;
-  const lossOf = lossFor(model);
-  // Head-only: the frozen blocks run in inference mode, outside the gradient tape.
-  const probs = (x: tf.Tensor4D): tf.Tensor2D => (parts
-    ? parts.head.apply(tf.tidy(() => parts.features.predict(x) as tf.Tensor), { training: true })
-    : model.apply(x, { training: true })) as tf.Tensor2D;
-  const run = await optimise(o, (x, y, step) => {
-    dropout.step(step);
-    const loss = lossOf(y, probs(x));
-    return lambda ? tf.add(loss, tf.mul(lambda, positionVaryingShare(model))) as tf.Scalar : loss;
-  }, parts ? () => weightsOf(parts.head) : undefined);
-  dropout.restore();
-  releaseHead(parts);
-  return { model, ...summaryOf(o, run) };
+  let parts: ReturnType<typeof splitAtTarget> | null = null;
+  let dropout: ReturnType<typeof dropoutSeeder> | null = null;
+  try {
+    if (options.initialWeights) model.setWeights(options.initialWeights.getWeights());
+    if (options.featuresFrom) copyFeatures(options.featuresFrom, model);
+    parts = options.headOnly ? splitAtTarget(model) : null;
+    const head = parts;
+    const seeder = dropout = dropoutSeeder(model, o.seed);
+    const lambda = options.invariance ?? 0;
+    const lossOf = lossFor(model);
+    // Head-only: the frozen blocks run in inference mode, outside the gradient tape.
+    const probs = (x: tf.Tensor4D): tf.Tensor2D => (head
+      ? head.head.apply(tf.tidy(() => head.features.predict(x) as tf.Tensor), { training: true })
+      : model.apply(x, { training: true })) as tf.Tensor2D;
+    const run = await optimise(o, (x, y, step) => {
+      seeder.step(step);
+      const loss = lossOf(y, probs(x));
+      return lambda ? tf.add(loss, tf.mul(lambda, positionVaryingShare(model))) as tf.Scalar : loss;
+    }, head ? () => weightsOf(head.head) : undefined);
+    return { model, ...summaryOf(o, run) };
+  } catch (e) {
+    // Cancelled or failed: the half-trained model is the caller's only if training finished.
+    model.dispose();
+    throw e;
+  } finally {
+    dropout?.restore();
+    releaseHead(parts);
+  }
 }
 
 /** The record of a finished stage, besides its model(s). */
@@ -218,29 +232,42 @@ export async function trainJointly(options: Omit<TrainOptions, 'kind' | 'initial
    */
   readonly fcGradientScale?: number;
 }): Promise<JointResult> {
-  const o = loopOptions(options, false);
+  const o = loopOptions(options, false, 'train digits-gap + digits-fc');
   const gap = buildModel('digits-gap', o.seed);
-  gap.setWeights(options.gap.getWeights());
   const fc = buildModel('digits-fc', o.seed);
-  fc.setWeights(options.fc.getWeights());
-  const gapParts = splitAtTarget(gap);
-  const fcParts = splitAtTarget(fc);
-  const fcHead = fcParts.head;
-  const dropout = dropoutSeeder(fc, o.seed);
-  const scale = options.fcGradientScale ?? 1;
-  const gapLoss = lossFor(gap), fcLoss = lossFor(fc);
-  const run = await optimise(o, (x, y, step) => {
-    dropout.step(step);
-    const features = gapParts.features.apply(x, { training: true }) as tf.Tensor;
-    const forFc = scale === 1 ? features : scaleGradient(features, scale);
-    return tf.add(gapLoss(y, gapParts.head.apply(features, { training: true }) as tf.Tensor2D),
-      fcLoss(y, fcHead.apply(forFc, { training: true }) as tf.Tensor2D)) as tf.Scalar;
-  }, () => [gapParts.features, gapParts.head, fcHead].flatMap(weightsOf));
-  dropout.restore();
-  releaseHead(gapParts);
-  releaseHead(fcParts);
-  copyFeatures(gap, fc);
-  return { gap, fc, ...summaryOf(o, run) };
+  let gapParts: ReturnType<typeof splitAtTarget> | null = null;
+  let fcParts: ReturnType<typeof splitAtTarget> | null = null;
+  let dropout: ReturnType<typeof dropoutSeeder> | null = null;
+  try {
+    gap.setWeights(options.gap.getWeights());
+    fc.setWeights(options.fc.getWeights());
+    const g = gapParts = splitAtTarget(gap);
+    const fcHead = (fcParts = splitAtTarget(fc)).head;
+    const seeder = dropout = dropoutSeeder(fc, o.seed);
+    const scale = options.fcGradientScale ?? 1;
+    const gapLoss = lossFor(gap), fcLoss = lossFor(fc);
+    const run = await optimise(o, (x, y, step) => {
+      seeder.step(step);
+      const features = g.features.apply(x, { training: true }) as tf.Tensor;
+      const forFc = scale === 1 ? features : scaleGradient(features, scale);
+      return tf.add(gapLoss(y, g.head.apply(features, { training: true }) as tf.Tensor2D),
+        fcLoss(y, fcHead.apply(forFc, { training: true }) as tf.Tensor2D)) as tf.Scalar;
+    }, () => [g.features, g.head, fcHead].flatMap(weightsOf));
+    dropout.restore();
+    dropout = null;
+    releaseHead(gapParts);
+    releaseHead(fcParts);
+    gapParts = fcParts = null;
+    copyFeatures(gap, fc);
+    return { gap, fc, ...summaryOf(o, run) };
+  } catch (e) {
+    dropout?.restore();
+    releaseHead(gapParts);
+    releaseHead(fcParts);
+    gap.dispose();
+    fc.dispose();
+    throw e;
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { inTslab } from '../host';
 import { registerWasmGradientKernels } from './patches/kernels';
+import { guardWasmHeap } from '../run/memory';
 
 /** The compute backends this library knows, fastest first. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -144,6 +145,8 @@ async function select(wanted: BackendName | undefined, source: 'option' | 'TSLAB
       info = made;
       // wasm lacks three conv gradient kernels; without them any tf.grad through a conv fails.
       if (made.name === 'wasm') registerWasmGradientKernels();
+      // A failed wasm allocation otherwise corrupts the heap for good (src/run/memory.ts).
+      guardWasmHeap();
       return made;
     } catch (e) {
       attempts.push({ name, ok: false, detail: describe(e) });

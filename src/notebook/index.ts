@@ -9,7 +9,8 @@ export {
 export { inTslab, kernelWriter, sendDisplay, useDisplayWriter, type Delivery, type DisplayContent, type WriteDisplayData } from './kernel';
 export { PLOTLY_PACKAGE, PLOTLY_READY_EVENT, plotlyEmbedded, plotlySource, markPlotlyEmbedded } from './plotly-embed';
 export {
-  createProgress, progressHtml, progressText, type Progress, type ProgressOptions, type ProgressState, type TextSink,
+  createProgress, progressBarSink, progressHtml, progressText, type Progress, type ProgressBarSinkOptions, type ProgressOptions, type ProgressState,
+  type TextSink,
 } from './progress';
 export {
   arrayFigure, bars, classDropdown, comparison, displayableResult, displayableResults, featureMaps, gallery, guidedImage, heatmap,

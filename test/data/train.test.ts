@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -9,6 +9,8 @@ import { initBackend } from '../../src/model/backend';
 import { loadModel } from '../../src/model/load';
 import { binaryLoss, learningRateAt, lossFor, multiLabelLoss, positionVaryingShare, scaleGradient, trainJointly, trainModel } from '../../src/data/train';
 import { buildModel } from '../../src/data/architectures';
+import { CancelledError } from '../../src/errors';
+import type { RunProgress } from '../../src/run';
 
 const root = path.join(__dirname, '..', '..');
 
@@ -133,4 +135,74 @@ test('training stages leave no tensors behind once their models are disposed (he
   const joint = await trainJointly({ gap, fc, steps: 2, batchSize: 4, poolSize: 4, fcGradientScale: 0.5 });
   for (const m of [gap, fc, joint.gap, joint.fc]) m.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('an AbortSignal cancels training at a step boundary: typed CANCELLED, tensors equal before/after, the next run gives the same losses', async () => {
+  await initBackend();
+  const opts = { kind: 'digits-gap' as const, steps: 3, batchSize: 4, poolSize: 4, seed: 5, progress: false };
+  const reference = await trainModel(opts);
+  reference.model.dispose();
+  const before = tf.memory().numTensors;
+  const ac = new AbortController();
+  const states: string[] = [];
+  await assert.rejects(trainModel({
+    ...opts, steps: 1000, progress: true,
+    signal: ac.signal, onProgress: (p) => { states.push(p.state); if (p.done === 2) ac.abort(); },
+  }), (e: unknown) => {
+    assert.ok(e instanceof CancelledError);
+    assert.equal(e.code, 'CANCELLED');
+    assert.deepEqual(e.progress, { label: 'train digits-gap', done: 2, total: 1000, unit: 'steps', reason: 'signal' });
+    return true;
+  });
+  assert.equal(states[states.length - 1], 'cancelled');
+  assert.equal(tf.memory().numTensors, before, 'the model, the optimiser\'s slots and every step\'s tensors are gone');
+  const again = await trainModel(opts);
+  assert.deepEqual(again.losses, reference.losses, 'the next call trains exactly as before the cancelled one');
+  again.model.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('an AbortSignal cancels head-only and joint training too, with nothing left behind', async () => {
+  await initBackend();
+  const gap = (await trainModel({ kind: 'digits-gap', steps: 1, batchSize: 4, poolSize: 4, progress: false })).model;
+  const fc = (await trainModel({ kind: 'digits-fc', steps: 1, batchSize: 4, poolSize: 4, featuresFrom: gap, headOnly: true, progress: false })).model;
+  const weights = tf.tidy(() => gap.getWeights().map((w) => w.dataSync().slice()));
+  const before = tf.memory().numTensors;
+  const stopAt = (n: number) => {
+    const ac = new AbortController();
+    return { signal: ac.signal, onProgress: (p: RunProgress) => { if (p.done === n) ac.abort(); } };
+  };
+  await assert.rejects(trainModel({ kind: 'digits-fc', steps: 50, batchSize: 4, poolSize: 4, featuresFrom: gap, headOnly: true, ...stopAt(1) }),
+    (e: unknown) => e instanceof CancelledError && e.progress.done === 1);
+  await assert.rejects(trainJointly({ gap, fc, steps: 50, batchSize: 4, poolSize: 4, ...stopAt(2) }),
+    (e: unknown) => e instanceof CancelledError && e.progress.done === 2 && e.progress.label === 'train digits-gap + digits-fc');
+  assert.equal(tf.memory().numTensors, before);
+  // The models given to the cancelled calls are untouched.
+  gap.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), weights[i]));
+  gap.dispose();
+  fc.dispose();
+});
+
+test('Ctrl-C stops scripts/train.ts within a step: exit 130, the CANCELLED message, nothing of the stage written', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-train-int-'));
+  const child = spawn(process.execPath, ['-r', 'ts-node/register', 'scripts/train.ts', '--model', 'digits-gap', '--out', out,
+    '--steps', '100000', '--batch', '4', '--pool', '8', '--no-samples'], {
+    cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let sent = false;
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    // The first bar line means the step loop is running.
+    if (!sent && /train digits-gap \[/.test(stderr)) {
+      sent = true;
+      setTimeout(() => child.kill('SIGINT'), 500);
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.ok(sent, stderr);
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /train digits-gap was cancelled by an interrupt .* after \d+ of 100000 steps/);
+  assert.match(stderr, /train digits-gap \[[#-]+\] \d+\/100000 steps .* cancelled/);
+  assert.ok(!fs.existsSync(path.join(out, 'digits-gap', 'model.json')), 'no model written');
 });

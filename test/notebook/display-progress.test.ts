@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { createProgress, progressHtml, progressText } from '../../src/notebook/progress';
+import { createProgress, progressBarSink, progressHtml, progressText } from '../../src/notebook/progress';
+import { runChunks, runChunksAsync, setDefaultProgressSink } from '../../src/run';
+import { CancelledError } from '../../src/errors';
 import { useDisplayWriter, type DisplayContent } from '../../src/notebook/kernel';
 
 test('notebook progress: one display id, first display_data then update_display_data', () => {
@@ -52,4 +54,40 @@ test('progress text and html from a state', () => {
   assert.equal(progressText(s, 10), 'x [#####-----] 3/6 50% 3.0s eta 3.0s');
   assert.match(progressHtml(s), /width:50\.0%/);
   assert.equal(progressText({ ...s, total: 0, value: 0 }, 4), 'x [####] 0/0 100% 3.0s');
+});
+
+test('progressBarSink: one bar per top-level run with count, rate and ETA; nested runs show inside it; ends as cancelled', async () => {
+  let tty = '';
+  const stream = { isTTY: true, write: (s: string) => (tty += s) };
+  const previous = setDefaultProgressSink(progressBarSink({ mode: 'terminal', stream, minIntervalMs: 0, minShowMs: 0 }));
+  try {
+    const ac = new AbortController();
+    await assert.rejects(runChunksAsync({ total: 4, chunk: 1, label: 'evaluate', unit: 'scenes', signal: ac.signal, detail: (d, t) => `scene ${Math.min(d + 1, t)}/${t}` }, (s) => {
+      runChunks({ total: 6, chunk: 2, label: 'Score-CAM', unit: 'channels' }, () => 0);
+      if (s === 1) ac.abort();
+    }), (e: unknown) => e instanceof CancelledError);
+  } finally {
+    setDefaultProgressSink(previous);
+  }
+  const frames = tty.split('\r').filter((f) => f !== '');
+  assert.ok(frames.every((f) => f.startsWith('evaluate [')), 'only the top-level run draws a bar');
+  assert.ok(frames.some((f) => /Score-CAM 4\/6 channels/.test(f)), 'the nested run shows inside it');
+  assert.match(frames[frames.length - 1], /^evaluate \[#{15}-{15}\] 2\/4 scenes 50% \S+ [\d.]+ scenes\/s cancelled scene 3\/4\s*\n$/);
+});
+
+test('progressBarSink: a run that ends before minShowMs draws nothing; a longer one draws from then on', async () => {
+  let out = '';
+  const sink = progressBarSink({ mode: 'terminal', stream: { isTTY: true, write: (s: string) => (out += s) }, minIntervalMs: 0, minShowMs: 60 });
+  runChunks({ total: 3, chunk: 1, label: 'quick', onProgress: sink }, () => 0);
+  assert.equal(out, '');
+  await runChunksAsync({ total: 4, chunk: 1, label: 'slow', onProgress: sink }, () => { const t = Date.now(); while (Date.now() - t < 30); });
+  assert.match(out, /slow \[#+\] 4\/4 items 100% .* done/);
+  assert.doesNotMatch(out, /slow \[-+\] 0\/4/, 'the first frames, before 60 ms, are not drawn');
+});
+
+test('progress text: units give a rate; cancelled and failed endings are named', () => {
+  const s = { label: 'x', value: 3, total: 6, elapsedMs: 3000, note: '', finished: false, unit: 'steps' };
+  assert.equal(progressText(s, 10), 'x [#####-----] 3/6 steps 50% 3.0s 1.00 steps/s eta 3.0s');
+  assert.equal(progressText({ ...s, finished: true, outcome: 'cancelled' }, 10), 'x [#####-----] 3/6 steps 50% 3.0s 1.00 steps/s cancelled');
+  assert.match(progressHtml({ ...s, finished: true, outcome: 'failed' }), /#c62828.*failed/);
 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { withRestore } from '../../run/interrupt';
 
 type GradConfig = NonNullable<ReturnType<typeof tf.getGradient>>;
 
@@ -83,15 +84,15 @@ export function gradientScope(build: () => GradConfig[]): <T>(fn: () => T) => T 
       for (const c of configs) tf.registerGradient(c);
     }
     depth++;
-    try {
-      return fn();
-    } finally {
+    // withRestore, not finally: a kernel interrupt terminates synchronous code without running
+    // finally blocks; the swapped gradients would otherwise stay registered for good.
+    return withRestore(() => {
       depth--;
       if (depth === 0) {
         for (const orig of saved) tf.registerGradient(orig);
         saved = [];
       }
-    }
+    }, fn);
   };
 }
 

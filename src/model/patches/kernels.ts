@@ -19,6 +19,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmMaxPoolGrad } from './poolgrad';
+import { withRestore } from '../../run/interrupt';
 
 type Tensor4D = tf.Tensor4D;
 type PadArg = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -440,15 +441,16 @@ export function withActivationGradientsOnly<T>(fn: () => T): T {
       throw e;
     }
   }
-  try {
-    return fn();
-  } finally {
-    record.depth--;
-    if (record.depth === 0) {
+  const open = record;
+  // withRestore, not finally: a kernel interrupt terminates synchronous code without running
+  // finally blocks, and zero filter gradients left registered would silently stop training.
+  return withRestore(() => {
+    open.depth--;
+    if (open.depth === 0) {
       swaps.delete(backendName);
-      restoreKernels(record, backendName);
+      restoreKernels(open, backendName);
     }
-  }
+  }, fn);
 }
 
 /** Whether a withActivationGradientsOnly scope is open on `backendName`, and how deep. */
