@@ -10,6 +10,7 @@ import { modelMetaOf } from '../model/builtin';
 import { EngineOutput, runEngine } from '../model/engine';
 import { LayerInfo, assertLayersModel, resolveLayer } from '../model/inspect';
 import { Target, asTarget } from '../model/targets';
+import { withRestore } from '../run/interrupt';
 import { toBatch } from './input';
 import { augSmoothed } from './smooth';
 import { sliceBatch } from './maps';
@@ -173,6 +174,12 @@ function callContext(model: tf.LayersModel): CallContext {
  * `single` names the single-image entry point when the caller must pass exactly one image.
  */
 export function runLayerMethods(defs: readonly AnyDef[], model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}, single?: string): Array<Array<ResultMeta & object>> {
+  // A kernel interrupt terminates synchronous cell code without running finally blocks:
+  // withRestore then puts tfjs's scopes back and disposes what the pass had made.
+  return withRestore(() => undefined, () => runLayerMethodsNow(defs, model, image, options, single));
+}
+
+function runLayerMethodsNow(defs: readonly AnyDef[], model: tf.LayersModel, image: tf.Tensor, options: MethodOptions, single?: string): Array<Array<ResultMeta & object>> {
   assertLayersModel(model);
   const call = callContext(model);
   for (const d of defs) checkSmoothing(d, options);

@@ -9,6 +9,7 @@ import { combineGuidedGradCam, guidedBackpropBatch } from './guided';
 import { maxOf } from './maps';
 import { MethodOptions, methodOf } from './registry';
 import { runLayerMethods } from './runner';
+import { runChunks, type LongRunOptions } from '../run/chunks';
 import { CamResult, ExplainResult, GapResult, GradCamResult, GuidedBackpropResult, GuidedGradCamResult, IdentityCheck } from './types';
 import { verify } from './verify';
 
@@ -57,20 +58,39 @@ const latexOf = (method: string): string => methodOf(method).latex;
  * Two model passes: one at the layer (f, ∂S_c/∂f and S serve GAP, CAM and Grad-CAM alike) and one
  * guided pass to the input (guided backprop, and with L_c guided Grad-CAM).
  */
-export function walkthrough(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): Walkthrough {
+export function walkthrough(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions & LongRunOptions = {}): Walkthrough {
   const head = findGapHead(model);
   const layer = options.layer !== undefined ? resolveLayer(model, options.layer).name : head ? head.featureLayer.name : resolveLayer(model).name;
   const hasCam = !!head && head.featureLayer.name === layer;
   const noCam = head ? `CAM's weights w_k^c exist only at the layer the GAP averages ('${head.featureLayer.name}').`
     : 'This model has no GlobalAveragePooling2D → Dense head (it flattens the feature maps), so the weights w_k^c of CAM do not exist. Grad-CAM below does not need them.';
   const defs = hasCam ? [GRAD_CAM.def, GAP.def, CAM.def] : [GRAD_CAM.def, GAP.def];
-  const [[gc], [g], cams] = runLayerMethods(defs, model, image, { ...options, layer }, 'walkthrough') as [[GradCamResult], [GapResult], CamResult[]?];
+  let gc!: GradCamResult, g!: GapResult, gb!: GuidedBackpropResult;
+  let cm = null as CamResult | null;
+  let camChecks: IdentityCheck[] = [], gapChecks: IdentityCheck[] = [], gcChecks: IdentityCheck[] = [];
+  // Three stages, each a point where a kernel interrupt or options.signal can stop the walk.
+  const stages = [
+    (): void => {
+      const [[a], [b], cams] = runLayerMethods(defs, model, image, { ...options, layer }, 'walkthrough') as [[GradCamResult], [GapResult], CamResult[]?];
+      gc = a;
+      g = b;
+      cm = cams?.[0] ?? null;
+    },
+    (): void => {
+      gb = guidedBackpropBatch(model, image, { ...options, classIndex: gc.classIndex })[0];
+    },
+    (): void => {
+      camChecks = cm ? verify(cm) : [];
+      gapChecks = verify(g);
+      gcChecks = verify(gc, { model, image });
+    },
+  ];
+  const titles = ['GAP, CAM and Grad-CAM (one pass at the layer)', 'guided backprop (one pass to the input)', 'identity checks'];
+  runChunks({ ...options, total: stages.length, chunk: 1, label: 'walkthrough', unit: 'stages', detail: (d) => titles[Math.min(d, titles.length - 1)] },
+    (i) => stages[i]());
   const c = gc.classIndex;
-  const cm: CamResult | null = cams?.[0] ?? null;
-  const gb: GuidedBackpropResult = guidedBackpropBatch(model, image, { ...options, classIndex: c })[0];
   const gg: GuidedGradCamResult = combineGuidedGradCam(gb, gc);
   const [h, w, K] = g.f.shape;
-  const camChecks = cm ? verify(cm) : [];
   const steps: WalkthroughStep[] = [
     {
       index: 1, key: 'features', title: { ja: '特徴マップ f_k', en: 'Feature maps f_k' },
@@ -82,7 +102,7 @@ export function walkthrough(model: tf.LayersModel, image: tf.Tensor, options: Me
       index: 2, key: 'gap', title: { ja: 'Global Average Pooling: F_k', en: 'Global average pooling: F_k' },
       latex: latexOf('gap'),
       numbers: { K, 'F (first)': lead(g.F), ...(g.modelF ? { "model's GAP (first)": lead(g.modelF) } : {}) },
-      result: g, checks: verify(g).filter((x) => !x.skipped || hasCam),
+      result: g, checks: gapChecks.filter((x) => !x.skipped || hasCam),
     },
     {
       index: 3, key: 'scores', title: { ja: 'クラススコア S_c', en: 'Class scores S_c' },
@@ -104,7 +124,7 @@ export function walkthrough(model: tf.LayersModel, image: tf.Tensor, options: Me
       index: 5, key: 'gradCam', title: { ja: 'Grad-CAM: α_k^c と L_c', en: 'Grad-CAM: α_k^c and L_c' },
       latex: latexOf('gradCam'),
       numbers: { 'α (first)': lead(gc.alpha), ...(cm ? { 'α·Z (first)': lead(gc.alpha.map((a) => a * gc.Z)), 'w^c (first)': lead(cm.w) } : {}), 'max L_c': maxOf(gc.L.data).toPrecision(4) },
-      result: gc, checks: verify(gc, { model, image }),
+      result: gc, checks: gcChecks,
     },
     {
       index: 6, key: 'guidedBackprop', title: { ja: 'Guided Backpropagation', en: 'Guided backpropagation' },

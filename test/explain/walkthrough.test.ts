@@ -68,3 +68,23 @@ test('walkthrough on a 224×224×3 MobileNetV2-style model: runs (no stack overf
     m.dispose();
   }
 });
+
+test('walkthrough stops on an AbortSignal between its stages: CANCELLED, nothing left behind, the next call works', () => {
+  const m = gapNet({ depth: 2, size: 32 });
+  const img = randomImages(1, 32, 3);
+  const n = tf.memory().numTensors;
+  const controller = new AbortController();
+  let seen = 0;
+  assert.throws(() => walkthrough(m, img, {
+    signal: controller.signal,
+    onProgress: (p) => {
+      if (p.state === 'running' && p.done >= 1 && ++seen === 1) controller.abort();
+    },
+  }), (e: unknown) => e instanceof TslabCamError && e.code === 'CANCELLED' && /walkthrough/.test(e.message));
+  assert.equal(tf.memory().numTensors, n);
+  const wt = walkthrough(m, img);
+  assert.ok(wt.allPassed);
+  assert.equal(tf.memory().numTensors, n);
+  img.dispose();
+  m.dispose();
+});
