@@ -1,9 +1,9 @@
 /**
  * Reading PNG pixels in JavaScript. Its one job is to read back what a canvas has drawn without
  * `getImageData`: in @napi-rs/canvas 1.1.1 every ImageData it hands out is native memory freed
- * only by a finaliser on a later event-loop turn (300 reads of a 448×448 canvas in one
- * synchronous loop held +545 MiB), whereas the canvas's own PNG encoding is lossless and its
- * Buffer is released like any other. So pixels = inflate + unfilter of `canvas.toBuffer()`.
+ * only by a finaliser on a later event-loop turn (300 reads of one 448×448 canvas in one
+ * synchronous loop held +308 MiB), whereas the canvas's own PNG encoding is lossless and, taken
+ * through `toDataURL`, is ordinary garbage-collected memory. So pixels = inflate + unfilter of it.
  *
  * Supports what an encoder of 8-bit images writes: bit depth 8, colour types 0 (grey),
  * 2 (RGB), 3 (palette), 4 (grey + alpha) and 6 (RGBA), no interlacing (PNG spec, ISO/IEC 15948).

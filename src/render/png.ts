@@ -3,12 +3,13 @@
  * cairo is needed). These PNGs are the fallback wherever plotly cannot run: GitHub, untrusted
  * notebooks, JavaScript disabled, exported files.
  *
- * Every canvas here is one of a few reused ones (model/canvas.ts says why: a new canvas or an
- * ImageData per figure held its native memory until the event loop turned, 3.5 MiB a figure in
- * a synchronous loop). Reuse changes no byte: each use starts from a freshly reset canvas.
+ * Every canvas here is one of a few reused ones, and encoded images leave them through model/canvas.ts
+ * (which says why: a new canvas, an ImageData or an encoder Buffer per figure held its native memory
+ * until the event loop turned, ~6 MiB a figure in a synchronous loop). Reuse changes no byte:
+ * each use starts from a freshly reset canvas.
  */
 import type { SKRSContext2D } from '@napi-rs/canvas';
-import { CanvasSlot, encodeRgbaJpeg, encodeRgbaPng, putPixels } from '../model/canvas';
+import { CanvasSlot, canvasPng, encodeRgbaJpeg, encodeRgbaPng, putPixels } from '../model/canvas';
 import { readPngPixels } from '../model/pngRead';
 import type { NDArray } from '../explain/types';
 import { colormapTable, type ColormapName } from './colormap';
@@ -256,7 +257,7 @@ export function renderScenePng(scene: StaticScene, options: PngOptions = {}): Bu
     drawColorbar(ctx, scene.colorbar, width - COLORBAR_W + 4, top, bottom - top);
   }
   const encoding = options.encoding ?? 'auto';
-  const truecolor = canvas.toBuffer('image/png');
+  const truecolor = canvasPng(canvas);
   if (encoding === 'truecolor') return truecolor;
   // The drawn pixels, read back from the lossless PNG rather than getImageData (see above).
   const { px } = readPngPixels(truecolor);
