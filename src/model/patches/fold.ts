@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { pairOf } from './kernels';
+import { conv2dInputGradientWith, depthwiseInputGradientWith, flippedDepthwiseFilter, pairOf, preferBackendInputGradient, transposedFilter } from './kernels';
 import { GraphNode, Layer, SymbolicTensor, activationName, inboundNodes, layerConfig } from '../layers';
 
 /**
@@ -16,6 +16,10 @@ import { GraphNode, Layer, SymbolicTensor, activationName, inboundNodes, layerCo
  * disposed, so a filter that is a new tensor on every call is re-packed on every call. Measured
  * here (bench probe, wasm, batch 1): a 3×3 512→512 conv on 7×7 took 10.9 ms with the same filter
  * tensor and 31.7 ms with a fresh one; 1×1 2048→512: 6.7 vs 27.5 ms.
+ *
+ * Under a gradient tape on wasm the folded conv carries its own input gradient (foldedConv), so
+ * its backward pass also runs on kept filters; it gives no gradient w.r.t. the layers' weights
+ * (nothing that folds wants one: the engine and the explain methods differentiate activations).
  */
 
 interface ConvSpec {
@@ -125,9 +129,11 @@ function foldWeights(src: FoldSources, epsilon: number, depthwise: boolean): { f
 interface Slot {
   readonly filter: tf.Tensor4D;
   readonly shift: tf.Tensor1D;
+  /** The filter of the input gradient's forward conv (kernels.ts), made on the first backward pass. */
+  backward: tf.Tensor4D | null;
   readonly sources: readonly tf.Tensor[];
   readonly ids: readonly object[];
-  readonly bytes: number;
+  bytes: number;
   released: boolean;
 }
 
@@ -183,8 +189,8 @@ function release(slot: Slot): void {
   slot.released = true;
   live.delete(slot);
   finalizer.unregister(slot);
-  for (const t of [slot.filter, slot.shift]) {
-    if (t.isDisposed) continue;
+  for (const t of [slot.filter, slot.shift, slot.backward]) {
+    if (!t || t.isDisposed) continue;
     setCounted(t, true);
     t.dispose();
   }
@@ -218,7 +224,7 @@ function sweep(keep: Slot | null): void {
 }
 
 /** The folded filter and shift for this pair: from the cache when its sources are unchanged. */
-function folded(conv: Layer, bn: Layer, epsilon: number, depthwise: boolean): { filter: tf.Tensor4D; shift: tf.Tensor1D } {
+function folded(conv: Layer, bn: Layer, epsilon: number, depthwise: boolean): Slot {
   const src = foldSources(conv, bn, depthwise);
   const sources = sourceList(src);
   const entry = entries.get(bn);
@@ -236,7 +242,7 @@ function folded(conv: Layer, bn: Layer, epsilon: number, depthwise: boolean): { 
   tf.keep(shift);
   setCounted(filter, false);
   setCounted(shift, false);
-  const slot: Slot = { filter, shift, sources, ids: sources.map((t) => t.dataId), bytes: (filter.size + shift.size) * 4, released: false };
+  const slot: Slot = { filter, shift, backward: null, sources, ids: sources.map((t) => t.dataId), bytes: (filter.size + shift.size) * 4, released: false };
   entries.set(bn, { conv, slot });
   finalizer.register(bn, slot, slot);
   live.set(slot, true);
@@ -253,11 +259,54 @@ export function foldedConvBatchNorm(conv: Layer, bn: Layer, x: tf.Tensor4D): tf.
   const c = convSpec(conv);
   const b = bnSpec(bn);
   if (!c || !b) throw new Error(`foldedConvBatchNorm: ${conv.name} → ${bn.name} is not a foldable pair`);
-  const { filter, shift } = folded(conv, bn, b.epsilon, c.depthwise);
-  const y = c.depthwise
-    ? tf.depthwiseConv2d(x, filter, c.strides, c.pad, 'NHWC', c.dilations)
-    : tf.conv2d(x, filter, c.strides, c.pad, 'NHWC', c.dilations);
-  return tf.add(y, shift);
+  const slot = folded(conv, bn, b.epsilon, c.depthwise);
+  return tf.add(foldedConv(c, slot, x), slot.shift);
+}
+
+function isTapeOn(): boolean {
+  const st = (tf.engine() as unknown as { state: { gradientDepth: number; kernelDepth: number } }).state;
+  return st.gradientDepth > 0 && st.kernelDepth === 0;
+}
+
+/**
+ * The folded conv; under a gradient tape on wasm, with its own input gradient. tfjs's tape keeps
+ * a copy of every saved input (wasm's Identity copies), so through tfjs's own gradient the input
+ * gradient would see a fresh copy of the filter on every call, and XNNPACK would pack it again.
+ * Here the tape saves nothing: ∂y/∂x needs only the filter, and its transposed form is kept in
+ * the slot (made once, on the first backward pass). No filter gradient is computed (the engine
+ * never wants one).
+ */
+function foldedConv(c: ConvSpec, slot: Slot, x: tf.Tensor4D): tf.Tensor4D {
+  const forward = (input: tf.Tensor4D): tf.Tensor4D => (c.depthwise
+    ? tf.depthwiseConv2d(input, slot.filter, c.strides, c.pad, 'NHWC', c.dilations)
+    : tf.conv2d(input, slot.filter, c.strides, c.pad, 'NHWC', c.dilations));
+  if (tf.getBackend() !== 'wasm' || !isTapeOn()) return forward(x);
+  const shape = x.shape;
+  const body = (input: tf.Tensor): { value: tf.Tensor4D; gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.Tensor4D } => ({
+    value: forward(input as tf.Tensor4D),
+    gradFunc: (dy) => {
+      const g = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor4D;
+      if (!c.depthwise && preferBackendInputGradient(shape, slot.filter.shape, c.strides)) {
+        // wasm's direct kernel (no XNNPACK packing) measured faster here.
+        return tf.conv2dTranspose(g, slot.filter, shape, c.strides, c.pad);
+      }
+      const back = backwardFilter(c, slot);
+      return c.depthwise
+        ? depthwiseInputGradientWith(shape, g, back, slot.filter.shape, c.strides, c.pad, c.dilations)
+        : conv2dInputGradientWith(shape, g, back, slot.filter.shape, c.strides, c.pad, undefined, c.dilations);
+    },
+  });
+  return tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor4D;
+}
+
+/** The slot's input-gradient filter, made and kept (out of tf.memory()'s counts) on first use. */
+function backwardFilter(c: ConvSpec, slot: Slot): tf.Tensor4D {
+  if (slot.backward && !slot.backward.isDisposed) return slot.backward;
+  const made = tf.keep(c.depthwise ? flippedDepthwiseFilter(slot.filter) : transposedFilter(slot.filter));
+  setCounted(made, false);
+  slot.backward = made;
+  slot.bytes += made.size * 4;
+  return made;
 }
 
 /** What the fold cache holds now, and its hits and misses since the process started. */
