@@ -171,7 +171,14 @@ async function measure(threads: number, results: Results, notes: string[], versi
         const req = { model, batch, threads, row, repeats: repeats(batch), warmup: 1 };
         const askOurs = async (): Promise<void> => { results.set(key('ours', threads, model, batch, row), cellOf(await ours.ask(req))); };
         const askTheirs = async (): Promise<void> => {
-          if (theirs && THEIRS.includes(row)) results.set(key('theirs', threads, model, batch, row), cellOf(await theirs.ask(req)));
+          if (!theirs || !THEIRS.includes(row)) return;
+          if (row === 'guided' && batch > 1) {
+            // pgc 1.5.7's GuidedBackpropReLUModel takes the argmax over the flattened batch output
+            // (IndexError for batch > 1), so it has no batch-8 row.
+            results.set(key('theirs', threads, model, batch, row), { ms: null, note: 'pgc guided backprop handles batch 1 only' });
+            return;
+          }
+          results.set(key('theirs', threads, model, batch, row), cellOf(await theirs.ask(req)));
         };
         // Alternate who goes first, so neither side always runs right after the other's warm-up.
         if (turn++ % 2 === 0) { await askOurs(); await askTheirs(); } else { await askTheirs(); await askOurs(); }
@@ -192,9 +199,16 @@ async function measure(threads: number, results: Results, notes: string[], versi
   theirs?.close();
 }
 
+/** Errors met while measuring, shown once each under the tables (a cell shows its number). */
+const errors: string[] = [];
+
 function fmt(c: Cell | undefined): string {
   if (!c) return '–';
-  if (c.ms === null) return `error (${c.note ?? ''})`;
+  if (c.ms === null) {
+    const note = c.note ?? 'no answer';
+    if (!errors.includes(note)) errors.push(note);
+    return `–[${errors.indexOf(note) + 1}]`;
+  }
   const v = c.ms;
   return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
 }
@@ -265,6 +279,10 @@ function render(results: Results, notes: readonly string[], versions: Record<str
       const su = (side: 'ours' | 'theirs', r: Row, t?: number): string => showRatio(ratio(get(side, lo, model, batch, r), get(side, hi, model, batch, r)), t, false);
       L.push(`| ${NAMES[model] ?? model} | ${batch} | ${su('ours', 'forward', target)} | ${su('ours', 'engine_last')} | ${su('ours', 'engine_inner')} | ${su('ours', 'gradcam_last', target)} | ${su('ours', 'gradcam_inner', target)} | ${su('ours', 'guided')} | ${su('theirs', 'forward')} | ${su('theirs', 'gradcam_last')} |`);
     }
+  }
+  if (errors.length) {
+    L.push('');
+    errors.forEach((e, i) => L.push(`[${i + 1}] ${e.replace(/\|/g, '/')}`));
   }
   return L.join('\n');
 }
