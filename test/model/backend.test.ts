@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import { backendInfo, backendLine, initBackend } from '../../src/model/backend';
+import { MAX_WASM_THREADS, backendInfo, backendLine, chooseThreads, initBackend } from '../../src/model/backend';
 import { TslabCamError } from '../../src/errors';
 
 test('automatic choice: tensorflow → wasm → cpu, with the reason and every attempt recorded', async () => {
@@ -18,7 +18,10 @@ test('automatic choice: tensorflow → wasm → cpu, with the reason and every a
     assert.equal(info.attempts[0].name, 'tensorflow');
     assert.equal(info.attempts[0].ok, false, 'tfjs-node is not installed on this machine');
     assert.match(info.reason, /tensorflow unavailable/);
-    assert.equal(info.wasmThreads, false, 'tfjs turns wasm threads off under Node');
+    // The default is every core (at most 8); the suite may run with TSLAB_CAM_THREADS set.
+    const want = chooseThreads(undefined, process.env.TSLAB_CAM_THREADS).count;
+    assert.equal(info.wasmThreadCount, want, JSON.stringify(info));
+    assert.equal(info.wasmThreads, want > 1);
   }
   assert.equal((await backendInfo()).name, info.name);
 });
@@ -92,4 +95,57 @@ test('tensors created before the first call keep tfjs\'s cpu choice, still witho
   const { stdout, stderr, lines } = runFirstUse('tensorFirst');
   assert.doesNotMatch(stdout + stderr, BANNER);
   assert.equal(JSON.parse(lines[lines.length - 1]).tfBackend, 'cpu');
+});
+
+test('thread count: the option, then TSLAB_CAM_THREADS, then every core (capped at 8); bad values are typed errors', () => {
+  const cores = Math.min(MAX_WASM_THREADS, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  assert.deepEqual(chooseThreads(3, '1'), { count: 3, reason: 'threads option 3' });
+  assert.equal(chooseThreads(undefined, '1').count, 1);
+  assert.equal(chooseThreads(undefined, ' 2 ').count, 2);
+  assert.equal(chooseThreads(undefined, 'all').count, cores);
+  assert.equal(chooseThreads('all', undefined).count, cores);
+  assert.equal(chooseThreads(undefined, undefined).count, cores);
+  assert.match(chooseThreads(undefined, undefined).reason, /default/);
+  assert.equal(chooseThreads(64, undefined).count, MAX_WASM_THREADS);
+  for (const bad of [0, -1, 1.5, NaN]) {
+    assert.throws(() => chooseThreads(bad, undefined), (e: unknown) => e instanceof TslabCamError && e.code === 'BACKEND' && /Fix: /.test(e.message));
+  }
+  for (const bad of ['two', '0', '1.5', '-2']) {
+    assert.throws(() => chooseThreads(undefined, bad), (e: unknown) => e instanceof TslabCamError && e.code === 'BACKEND' && /TSLAB_CAM_THREADS/.test(e.message));
+  }
+});
+
+/** Runs test/fixtures/threads-child.ts with TSLAB_CAM_THREADS=threads; it must exit by itself. */
+function child(threads: number): { info: { wasmThreadCount: number; wasmThreads: boolean; threadsReason: string }; out: Record<string, string> } {
+  const root = path.join(__dirname, '..', '..');
+  const r = spawnSync(process.execPath, ['--require', 'ts-node/register', path.join(root, 'test', 'fixtures', 'threads-child.ts')], {
+    cwd: root,
+    env: { ...process.env, TSLAB_CAM_THREADS: String(threads), TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_PROJECT: path.join(root, 'tsconfig.test.json') },
+    encoding: 'utf8',
+    // A worker that kept the process alive would hit this.
+    timeout: 240_000,
+  });
+  assert.equal(r.error, undefined, `child with ${threads} threads: ${String(r.error)}`);
+  assert.equal(r.status, 0, `child with ${threads} threads exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+}
+
+test('wasm with 2 threads (threaded-SIMD binary, XNNPACK pool) gives bit-identical forward passes and engine outputs to 1 thread, and the process exits by itself', () => {
+  const one = child(1);
+  const two = child(2);
+  assert.equal(one.info.wasmThreadCount, 1);
+  assert.equal(one.info.wasmThreads, false);
+  assert.equal(two.info.wasmThreadCount, 2, JSON.stringify(two.info));
+  assert.equal(two.info.wasmThreads, true);
+  assert.match(two.info.threadsReason, /TSLAB_CAM_THREADS=2/);
+  assert.deepEqual(Object.keys(two.out), Object.keys(one.out));
+  assert.ok(Object.keys(one.out).length >= 10);
+  for (const k of Object.keys(one.out)) assert.equal(two.out[k], one.out[k], `${k}: threaded output differs`);
+});
+
+test('asking for another thread count once wasm runs is a typed error that says to restart', async () => {
+  const info = await initBackend({ backend: 'wasm' });
+  const other = (info.wasmThreadCount ?? 1) === 1 ? 2 : 1;
+  await assert.rejects(initBackend({ backend: 'wasm', threads: other }), (e: unknown) => e instanceof TslabCamError && e.code === 'BACKEND' && /restart/.test(e.message));
+  assert.equal((await initBackend({ backend: 'wasm', threads: info.wasmThreadCount })).name, 'wasm');
 });

@@ -217,14 +217,46 @@ export function depthwiseFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: 
  */
 export function conv2dInputGradient(inputShape: [number, number, number, number], dy: Tensor4D, filter: Tensor4D,
   strides: number | Pair, pad: PadArg, dimRoundingMode?: RoundingMode, dilations: number | Pair = 1): Tensor4D {
+  return tf.tidy(() => conv2dInputGradientWith(inputShape, dy, transposedFilter(filter), filter.shape, strides, pad, dimRoundingMode, dilations));
+}
+
+/**
+ * The filter of conv2dInputGradient's forward conv: f'[j,i,co,ci] = f[KH−1−j, KW−1−i, ci, co].
+ * A caller that keeps it (the fold cache) lets XNNPACK keep its packed copy too.
+ */
+export function transposedFilter(filter: Tensor4D): Tensor4D {
   return tf.tidy(() => {
-    const info = convInfo(inputShape, filter.shape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, false);
-    checkDy(dy, info, 'Conv2DBackpropInput');
-    const { input, pad: explicit } = prepareTransposedInput(dy, info);
     const [kh, kw] = filter.shape;
     const flipped = kh === 1 && kw === 1 ? filter : tf.reverse(filter, [0, 1]);
-    const swapped = tf.transpose(flipped, [0, 1, 3, 2]);
-    return tf.conv2d(input, swapped, 1, explicit, 'NHWC', [info.dilationHeight, info.dilationWidth]);
+    return tf.transpose(flipped, [0, 1, 3, 2]);
+  });
+}
+
+/**
+ * conv2dInputGradient with its transposed filter given (see transposedFilter), for any stride,
+ * padding and dilation. A 1×1 unpadded conv with stride s needs no zeros in its matrix product:
+ * dx[s·h, s·w] = dy[h, w]·Wᵀ and dx is 0 elsewhere, so the product runs at dy's resolution and
+ * its result is spread (phase decomposition with one non-zero phase).
+ */
+export function conv2dInputGradientWith(inputShape: [number, number, number, number], dy: Tensor4D, transposed: Tensor4D,
+  filterShape: [number, number, number, number], strides: number | Pair, pad: PadArg, dimRoundingMode?: RoundingMode, dilations: number | Pair = 1): Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(inputShape, filterShape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, false);
+    checkDy(dy, info, 'Conv2DBackpropInput');
+    const p = info.padInfo;
+    if (info.filterHeight === 1 && info.filterWidth === 1 && p.top === 0 && p.left === 0 && (info.strideHeight > 1 || info.strideWidth > 1)) {
+      const [b, oh, ow] = dy.shape;
+      const [, h, w, ci] = inputShape;
+      const { strideHeight: sh, strideWidth: sw } = info;
+      const small = tf.conv2d(dy, transposed, 1, 'valid');
+      const spread = tf.pad(tf.reshape(small, [b, oh, 1, ow, 1, ci]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+      const full = tf.reshape(spread, [b, oh * sh, ow * sw, ci]) as Tensor4D;
+      // oh·s ≥ h always; rows and cols past the input (never read by the forward conv) go.
+      if (oh * sh >= h && ow * sw >= w) return tf.slice(full, [0, 0, 0, 0], [b, h, w, ci]);
+      return tf.pad(full, [[0, 0], [0, h - oh * sh], [0, w - ow * sw], [0, 0]]);
+    }
+    const { input, pad: explicit } = prepareTransposedInput(dy, info);
+    return tf.conv2d(input, transposed, 1, explicit, 'NHWC', [info.dilationHeight, info.dilationWidth]);
   });
 }
 
@@ -236,14 +268,27 @@ export function conv2dInputGradient(inputShape: [number, number, number, number]
  */
 export function depthwiseInputGradient(inputShape: [number, number, number, number], dy: Tensor4D, filter: Tensor4D,
   strides: number | Pair, pad: PadArg, dilations: number | Pair = 1, dimRoundingMode?: RoundingMode): Tensor4D {
+  return tf.tidy(() => depthwiseInputGradientWith(inputShape, dy, flippedDepthwiseFilter(filter), filter.shape, strides, pad, dilations, dimRoundingMode));
+}
+
+/** depthwiseInputGradient's filter: spatially flipped, as [KH, KW, C·M, 1]. */
+export function flippedDepthwiseFilter(filter: Tensor4D): Tensor4D {
   return tf.tidy(() => {
-    const info = convInfo(inputShape, filter.shape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, true);
-    checkDy(dy, info, 'DepthwiseConv2dNativeBackpropInput');
     const [kh, kw, c, m] = filter.shape;
-    const { input, pad: explicit } = prepareTransposedInput(dy, info);
     const flipped = kh === 1 && kw === 1 ? filter : tf.reverse(filter, [0, 1]);
-    const perChannel = tf.reshape(flipped, [kh, kw, c * m, 1]) as Tensor4D;
-    const out = tf.depthwiseConv2d(input, perChannel, 1, explicit, 'NHWC', [info.dilationHeight, info.dilationWidth]);
+    return tf.reshape(flipped, [kh, kw, c * m, 1]) as Tensor4D;
+  });
+}
+
+/** depthwiseInputGradient with its flipped filter given (see flippedDepthwiseFilter). */
+export function depthwiseInputGradientWith(inputShape: [number, number, number, number], dy: Tensor4D, flipped: Tensor4D,
+  filterShape: [number, number, number, number], strides: number | Pair, pad: PadArg, dilations: number | Pair = 1, dimRoundingMode?: RoundingMode): Tensor4D {
+  return tf.tidy(() => {
+    const info = convInfo(inputShape, filterShape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, true);
+    checkDy(dy, info, 'DepthwiseConv2dNativeBackpropInput');
+    const [, , c, m] = filterShape;
+    const { input, pad: explicit } = prepareTransposedInput(dy, info);
+    const out = tf.depthwiseConv2d(input, flipped, 1, explicit, 'NHWC', [info.dilationHeight, info.dilationWidth]);
     if (m === 1) return out;
     const [b, h, w] = out.shape;
     return tf.sum(tf.reshape(out, [b, h, w, c, m]), 4) as Tensor4D;
@@ -371,6 +416,18 @@ const STRIDED_MIN_CHANNELS = 8;
 const STRIDED_MIN_POSITIONS = 784;
 
 /**
+ * Whether a conv's input gradient should stay with the backend's own Conv2DBackpropInput kernel
+ * rather than the forward-conv form (strided, not 1×1, and too few channels or positions: see
+ * the constants above).
+ */
+export function preferBackendInputGradient(inputShape: readonly number[], filterShape: readonly number[], strides: Pair): boolean {
+  const strided = strides[0] > 1 || strides[1] > 1;
+  const pointwise = filterShape[0] === 1 && filterShape[1] === 1;
+  const positions = inputShape[0] * inputShape[1] * inputShape[2];
+  return strided && !pointwise && (inputShape[3] < STRIDED_MIN_CHANNELS || positions < STRIDED_MIN_POSITIONS);
+}
+
+/**
  * Conv2DBackpropInput for the scope on wasm: the flipped-filter forward conv, which measured
  * 2–25× faster than wasm's kernel at stride 1 and bit-identical to it (bench/kernels-probe.ts);
  * strided cases where it measured slower go to the original kernel (see the constants above).
@@ -380,10 +437,9 @@ function fastConv2dBackpropInput(original: tf.KernelConfig | undefined): tf.Kern
     const strides = pairOf(attr<number | number[]>(args.attrs, 'strides'), 1);
     const inputShape = shape4(attr<number[]>(args.attrs, 'inputShape'), 'inputShape');
     const cf = isChannelsFirst(attr<string>(args.attrs, 'dataFormat'));
-    const channels = cf ? inputShape[1] : inputShape[3];
-    const positions = inputShape[0] * (cf ? inputShape[2] * inputShape[3] : inputShape[1] * inputShape[2]);
-    const strided = strides[0] > 1 || strides[1] > 1;
-    if (original && strided && (channels < STRIDED_MIN_CHANNELS || positions < STRIDED_MIN_POSITIONS)) {
+    const nhwc = cf ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]] : inputShape;
+    const filterShape = (args.inputs.filter as tf.TensorInfo | undefined)?.shape ?? [];
+    if (original && preferBackendInputGradient(nhwc, filterShape, strides)) {
       return original.kernelFunc(args);
     }
     return conv2dBackpropInputKernel(args);

@@ -143,6 +143,9 @@ function cases(depthwise: boolean): Case[] {
   list.push({ x: [1, 8, 7, 3], k: 3, s: 1, pad: explicit, out: depthwise ? 2 : 4 }, { x: [2, 9, 8, 2], k: 3, s: 2, pad: explicit, out: depthwise ? 1 : 3 },
     { x: [1, 7, 8, 2], k: 3, s: 1, pad: wide, out: 2 }, { x: [1, 9, 9, 3], k: 3, s: 2, pad: wide, out: 2 });
   list.push({ x: [1, 8, 7, 3], k: 3, s: 1, pad: 1, out: 2 }, { x: [1, 9, 9, 2], k: 5, s: 2, pad: 2, out: 2 });
+  // 1×1 stride 2 (the input gradient at dy's resolution, then spread): padding only after the
+  // input, so some outputs read padding (dy rows to drop) or rows no output reads (zeros in dx).
+  list.push({ x: [1, 8, 7, 3], k: 1, s: 2, pad: [[0, 0], [0, 2], [0, 1], [0, 0]], out: 2 }, { x: [2, 9, 8, 4], k: 1, s: 3, pad: 'valid', out: 3 });
   return list;
 }
 
@@ -406,6 +409,7 @@ test('the scope\'s Conv2DBackpropInput on wasm equals wasm\'s own kernel, and is
     { x: [2, 8, 8, 16], k: 1, s: 1, pad: 'same', out: 24, replaced: true },
     { x: [1, 30, 29, 8], k: 3, s: 2, pad: 'same', out: 6, replaced: true },
     { x: [2, 21, 20, 9], k: 5, s: 2, pad: 'valid', out: 4, replaced: true },
+    { x: [1, 9, 9, 3], k: 1, s: 2, pad: 'valid', out: 4, replaced: true }, // 1×1 strided: no zeros to multiply
     { x: [1, 30, 30, 3], k: 3, s: 2, pad: 'same', out: 4, replaced: false }, // 3 channels, strided
     { x: [1, 10, 9, 12], k: 3, s: 2, pad: 'valid', out: 4, replaced: false }, // 90 positions, strided
   ];
