@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { GraphRun, ScoreKind, describeScoreHead, runGraph, runUntil } from './graph';
+import { runGraphModelEngine } from './graphmodel';
 import { LayerInfo, assertLayersModel, resolveLayer } from './inspect';
 import { withLeanGradients } from './patches/gradients';
 import { withActivationGradientsOnly } from './patches/kernels';
@@ -70,7 +71,7 @@ export function chooseClasses(choice: ClassChoice | undefined, scores: tf.Tensor
 }
 
 /** Disposes what a failed gradient pass left on the engine's tape (tfjs keeps it on errors). */
-function clearTape(): void {
+export function clearTape(): void {
   const engine = tf.engine() as unknown as { state: { activeTape: Array<{ saved?: tf.Tensor[] }> | null; gradientDepth: number } };
   const tape = engine.state.activeTape;
   if (tape && engine.state.gradientDepth === 0) {
@@ -87,7 +88,9 @@ function clearTape(): void {
  * and nested sub-models, because the graph is executed node by node. Weight gradients are never
  * computed (withActivationGradientsOnly).
  */
-export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput {
+export function runEngine(model: tf.LayersModel | tf.GraphModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput {
+  // A frozen graph has nodes instead of layers; graphmodel.ts runs it with the same contract.
+  if (model instanceof tf.GraphModel) return runGraphModelEngine(model, images, options);
   assertLayersModel(model);
   const layer = resolveLayer(model, options.layer);
   const scoreKind: ScoreKind = options.scores ?? 'logits';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError, closestNames } from '../errors';
+import { findTargetNode, listNodes, resolveNode } from './graphmodel';
 import { Layer, isContainer, outputShapeOf, paramCount } from './layers';
 
 /** One layer of a model, nested sub-model layers included. */
@@ -32,7 +33,8 @@ function isSpatial(shape: readonly (number | null)[]): boolean {
 }
 
 /** Lists every layer (recursing into nested models) in topological order with its output shape. */
-export function listLayers(model: tf.LayersModel): LayerInfo[] {
+export function listLayers(model: tf.LayersModel | tf.GraphModel): LayerInfo[] {
+  if (model instanceof tf.GraphModel) return listNodes(model);
   const out: LayerInfo[] = [];
   const walk = (m: tf.LayersModel, prefix: string[]): void => {
     for (const layer of m.layers) {
@@ -62,7 +64,8 @@ export function listLayers(model: tf.LayersModel): LayerInfo[] {
  * feature map (conv, depthwise/separable conv, activation, BatchNorm, Add, Concatenate, …),
  * looking inside nested sub-models, before the classifier head.
  */
-export function findTargetLayer(model: tf.LayersModel): LayerInfo {
+export function findTargetLayer(model: tf.LayersModel | tf.GraphModel): LayerInfo {
+  if (model instanceof tf.GraphModel) return findTargetNode(model);
   assertLayersModel(model);
   const layers = listLayers(model);
   const spatial = layers.filter((l) => l.spatial && FEATURE_CLASSES.has(l.className));
@@ -101,7 +104,8 @@ export function describeValue(v: unknown): string {
  * Finds a layer by name ("conv3", or "outer/inner" for a nested one; a unique inner name alone
  * also works) or by its index in listLayers order. Unknown names get the closest valid names.
  */
-export function resolveLayer(model: tf.LayersModel, layer?: string | number): LayerInfo {
+export function resolveLayer(model: tf.LayersModel | tf.GraphModel, layer?: string | number): LayerInfo {
+  if (model instanceof tf.GraphModel) return resolveNode(model, layer);
   assertLayersModel(model);
   if (layer === undefined || layer === null) return findTargetLayer(model);
   const layers = listLayers(model);
