@@ -18,7 +18,7 @@ import { AccuracyReport, EVAL_SEED, evaluateAccuracy, evaluationScenes } from '.
 import { POINTING_TOLERANCE, rate } from '../src/data/pointing';
 import { initBackend } from '../src/model/backend';
 import { META_FILE, ModelMeta, packageRoot } from '../src/model/builtin';
-import { loadModel } from '../src/model/load';
+import { loadLayersModel } from '../src/model/load';
 import { createProgress } from '../src/notebook/progress';
 import { Method, PointingReport, combined, pointingGame } from './pointing-game';
 
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   for (const kind of args.models) {
     const modelJson = path.join(args.dir, kind, 'model.json');
-    const model = await loadModel(modelJson);
+    const model = await loadLayersModel(modelJson);
     const meta = JSON.parse(fs.readFileSync(path.join(args.dir, kind, META_FILE), 'utf8')) as ModelMeta;
     const bar = createProgress({ total: scenes.length, label: `accuracy ${kind}`, mode: 'terminal' });
     const acc: AccuracyReport = await evaluateAccuracy(model, scenes, (done) => bar.update(done));

@@ -11,6 +11,8 @@ export { listLayers, findTargetLayer, resolveLayer, type LayerInfo } from './mod
 export { findGapHead, type GapHead } from './model/head';
 export { loadModel, saveModel, modelFileIOHandler, weightSpecBytes, DEFAULT_MAX_WEIGHT_BYTES, DEFAULT_SHARD_BYTES,
   type ModelSource, type LoadModelOptions, type SaveModelOptions, type SavedModelFiles } from './model/load';
+export { loadGraphModel, loadLayersModel, type ExplainableModel } from './model/load';
+export { listNodes, findTargetNode, graphInputName, describeGraphScoreHead } from './model/graphmodel';
 export { builtinNames, builtinSamples, modelMetaOf, readModelMeta, type ModelMeta, type BuiltinSample } from './model/builtin';
 export { loadImage, type ImageSource, type LoadImageOptions } from './model/image';
 export { runEngine, type EngineOptions, type EngineOutput, type ClassChoice } from './model/engine';

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { loadModel, modelFileIOHandler, saveModel } from '../model/load';
+import { loadLayersModel, modelFileIOHandler, saveModel } from '../model/load';
 
 /**
  * Writing and reading a tfjs layers model as model.json + weights.bin on disk, for the built-in
@@ -24,5 +24,5 @@ export function fileIOHandler(modelJsonPath: string): tf.io.IOHandler {
 
 /** Load a layers model from a model.json path on disk (metadata beside it is attached). */
 export async function loadModelFiles(modelJsonPath: string): Promise<tf.LayersModel> {
-  return loadModel(modelJsonPath);
+  return loadLayersModel(modelJsonPath);
 }

@@ -331,6 +331,11 @@ function checkRunnable(graph: GGraph, nodes: ReadonlySet<string>, inputName: str
         `Node '${n.name}' is a control-flow op (${n.op}) on the path from '${inputName}' to the scores: tfjs runs such graphs only asynchronously and records no gradient through them.`,
         'Export the classifier without loops or conditionals (e.g. a Keras model converted with --input_format keras or keras_saved_model), or choose a target layer after the control flow if it only precedes it.');
     }
+    if (n.category === undefined) {
+      // tfjs maps ops lazily: one it has no executor for only fails when it runs.
+      throw new TslabCamError('UNSUPPORTED', `Node '${n.name}' uses the op ${n.op}, which TensorFlow.js ${tf.version.tfjs} cannot run.`,
+        'Re-convert the model with tensorflowjs_converter of the same version as tslab-cam\'s TensorFlow.js, register the op with tf.registerOp, or export the model without it.');
+    }
     if (DYNAMIC.has(n.op)) {
       throw new TslabCamError('UNSUPPORTED', `Node '${n.name}' (${n.op}) has an output whose shape depends on the data, so the graph needs asynchronous execution.`,
         'Explain the classifier part of the model: export it without post-processing ops such as non-max suppression.');

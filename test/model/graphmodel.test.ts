@@ -281,3 +281,16 @@ test('an op without a tfjs gradient on the path gives a typed error naming the o
   g.dispose();
   base.dispose();
 });
+
+test('an op tfjs cannot run is named when the graph is planned, not halfway through a pass', async () => {
+  const base = gapNet();
+  const g = await loadGraphFixture(withExtraNodes(layersToGraph(base), (nodes) => nodes.map((n) => (n.name === 'gap_net/conv1/Relu' ? { ...n, op: 'NoSuchOp' } : n))));
+  const x = randomImages(1, 32, 2);
+  const before = tf.memory().numTensors;
+  assert.throws(() => runEngine(g, x, { layer: 'gap_net/conv2/Relu' }), (e: unknown) =>
+    e instanceof TslabCamError && e.code === 'UNSUPPORTED' && /Node 'gap_net\/conv1\/Relu' uses the op NoSuchOp/.test(e.message));
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  x.dispose();
+  g.dispose();
+  base.dispose();
+});
