@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { builtinModelPath, META_FILE, metaProblem, readModelMeta, attachModelMeta, modelMetaOf, type ModelMeta } from './builtin';
 import { assertLayersModel, describeValue } from './inspect';
+import { normalizeKeras3Topology } from './keras3';
 
 /**
  * Loading and saving tfjs layers models without tfjs-node.
@@ -198,7 +199,8 @@ function parseModelJson(text: string, file: string, maxWeightBytes: number): Par
     throw new TslabCamError('MODEL_LOAD', `${file}: "modelTopology" is ${describeValue(json.modelTopology)}, not an object.`,
       'Re-export the model with model.save or tensorflowjs_converter.');
   }
-  const topology = json.modelTopology;
+  // Keras 3 configs are rewritten into the Keras 2 form tfjs 4.22 reads (keras3.ts).
+  const topology = graph ? json.modelTopology : normalizeKeras3Topology(json.modelTopology);
   if (!graph) {
     const config = isRecord(topology.model_config) ? topology.model_config : topology;
     if (typeof config.class_name !== 'string' || !isRecord(config.config)) {
