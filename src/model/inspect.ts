@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError, closestNames } from '../errors';
 import { findTargetNode, listNodes, resolveNode } from './graphmodel';
 import { Layer, isContainer, outputShapeOf, paramCount } from './layers';
+import { foreignTfjsError, isForeignTfjsObject } from './versions';
 
 /** One layer of a model, nested sub-model layers included. */
 export interface LayerInfo {
@@ -89,6 +90,7 @@ export function assertLayersModel(model: unknown): asserts model is tf.LayersMod
       'This is a tf.GraphModel (a frozen graph): it has no layers to pick and no gradients can be taken through it here.',
       'Convert the original Keras model to the layers format instead: tensorflowjs_converter --input_format keras model.h5 out_dir (or save it from tfjs with model.save), then load out_dir/model.json.');
   }
+  if (isForeignTfjsObject(model)) throw foreignTfjsError(model as object, 'model');
   throw new TslabCamError('NOT_A_MODEL', `Expected a tf.LayersModel, got ${describeValue(model)}.`,
     "Pass a model from loadModel(...) or tf.model(...)/tf.sequential(...), or a source string such as 'builtin:digits-gap'.");
 }

@@ -6,6 +6,7 @@ import { TslabCamError } from '../errors';
 import { builtinModelPath, META_FILE, metaProblem, readModelMeta, attachModelMeta, modelMetaOf, type ModelMeta } from './builtin';
 import { assertLayersModel, describeValue } from './inspect';
 import { normalizeKeras3Topology } from './keras3';
+import { foreignTfjsError, isForeignTfjsObject } from './versions';
 
 /**
  * Loading and saving tfjs layers models without tfjs-node.
@@ -723,12 +724,8 @@ function checkModelObject(source: unknown): ExplainableModel {
     }
     return source;
   }
-  if (!(source instanceof tf.LayersModel) && typeof source === 'object' && source !== null
-    && ['LayersModel', 'Sequential', 'Functional', 'GraphModel'].includes((source as object).constructor?.name)) {
-    // Same class name, different class: the notebook imported a second copy of tfjs.
-    throw new TslabCamError('NOT_A_MODEL', `This ${(source as object).constructor.name} comes from a different copy of @tensorflow/tfjs than the one tslab-cam uses.`,
-      "Build the model with tslab-cam's tf (import { tf } from 'tslab-cam'), or save it with model.save and loadModel the saved model.json.");
-  }
+  // Same class name, different class: the notebook built it with another copy of tfjs.
+  if (isForeignTfjsObject(source)) throw foreignTfjsError(source as object, 'model');
   assertLayersModel(source);
   return source;
 }

@@ -436,8 +436,10 @@ test('objects that are not LayersModels, and unknown built-ins', async () => {
   await expectLoadError(() => loadModel(''), 'MODEL_LOAD', /empty string/);
   // A model made by a second copy of tfjs (e.g. the notebook's own node_modules) fails instanceof.
   class Sequential { layers = []; }
-  const foreign = await expectLoadError(() => loadModel(new Sequential() as unknown as tf.LayersModel), 'NOT_A_MODEL', /different copy of @tensorflow\/tfjs/);
-  assert.match(foreign.fix, /import \{ tf \} from 'tslab-cam'/);
+  const foreign = await expectLoadError(() => loadModel(new Sequential() as unknown as tf.LayersModel), 'NOT_A_MODEL',
+    /Sequential made by another copy of @tensorflow\/tfjs, but tslab-cam runs on its own @tensorflow\/tfjs 4\.22\.0/);
+  assert.match(foreign.fix, /npm install @tensorflow\/tfjs@4\.22\.0/);
+  assert.match(foreign.fix, /import \{ tf \} from "tslab-cam"/);
 
   const model = convBnDense();
   assert.equal(await loadModel(model), model, 'a LayersModel in memory is returned as is');
