@@ -6,6 +6,7 @@ import { TslabCamError } from '../errors';
 import { builtinModelPath, META_FILE, metaProblem, readModelMeta, attachModelMeta, modelMetaOf, type ModelMeta } from './builtin';
 import { assertLayersModel, describeValue } from './inspect';
 import { normalizeKeras3Topology } from './keras3';
+import { registerPreprocessingLayers } from './preprocessing';
 import { foreignTfjsError, isForeignTfjsObject } from './versions';
 
 /**
@@ -262,6 +263,8 @@ const CONTAINER_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
  * first gives a clear error and avoids half-building a model (whose variables would leak).
  */
 function checkClassNames(modelConfig: Record<string, unknown>, file: string): void {
+  // Keras preprocessing layers tfjs lacks (Normalization) are registered on first use.
+  registerPreprocessingLayers();
   const known = tf.serialization.SerializationMap.getMap().classNameMap;
   const unknown = new Set<string>();
   const visit = (layer: unknown): void => {
