@@ -143,3 +143,55 @@ export function normalizeKeras3Topology(topology: Json): Json {
   if (isRecord(topology.model_config)) return { ...topology, model_config: rewrite(topology.model_config) };
   return rewrite(topology);
 }
+
+/** Keras's `to_snake_case` for class names: "BatchNormalization" → "batch_normalization", "Conv2D" → "conv2d". */
+export function kerasSnakeCase(name: string): string {
+  return name.replace(/\W+/g, '').replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+/** Keras 3 weight names: "layers/<path>/vars/<i>" (a `.keras` file's variable paths). */
+export function isKeras3WeightName(name: string): boolean {
+  return /(^|\/)vars\/\d+$/.test(name);
+}
+
+/**
+ * Keras 3 names a model's weights by where they sit in its object tree, not by layer name:
+ * `layers/<snake_case(class)>[_n]/vars/<i>`, where n counts earlier layers of the same class in
+ * the model's layer list and i is the variable's creation order (nested models add
+ * `layers/<model>/layers/…`). tfjs 4.22 does not map these ("Provided weight data has no target
+ * variable: layers/batch_normalization/vars/0"). Given the (Keras 2 form) topology and the model
+ * tfjs built from it, this returns each Keras 3 name → the tfjs variable's name; tfjs's weight
+ * order per layer (kernel, bias; BatchNorm γ, β, moving mean, moving variance) is Keras's.
+ */
+export function keras3WeightNames(topology: Json, model: { getLayer(name: string): unknown }): Map<string, string> {
+  const out = new Map<string, string>();
+  const modelConfig = isRecord(topology.model_config) ? topology.model_config : topology;
+  const walk = (layers: unknown, prefix: string, container: { getLayer(name: string): unknown }): void => {
+    if (!Array.isArray(layers)) return;
+    const used = new Map<string, number>();
+    for (const entry of layers) {
+      if (!isRecord(entry) || typeof entry.class_name !== 'string') continue;
+      const snake = kerasSnakeCase(entry.class_name);
+      // Keras's uniquify: the first is "conv2d", then "conv2d_1", "conv2d_2" …
+      const seen = used.get(snake) ?? 0;
+      used.set(snake, seen + 1);
+      const path = `${prefix}/${seen === 0 ? snake : `${snake}_${seen}`}`;
+      const name = isRecord(entry.config) && typeof entry.config.name === 'string' ? entry.config.name : String(entry.name);
+      let layer: unknown;
+      try {
+        layer = container.getLayer(name);
+      } catch {
+        continue;
+      }
+      const nested = isRecord(entry.config) ? entry.config.layers : undefined;
+      if (Array.isArray(nested) && layer && typeof (layer as { getLayer?: unknown }).getLayer === 'function') {
+        walk(nested, `${path}/layers`, layer as { getLayer(name: string): unknown });
+        continue;
+      }
+      const weights = (layer as { weights?: Array<{ originalName: string }> }).weights ?? [];
+      weights.forEach((w, i) => out.set(`${path}/vars/${i}`, w.originalName));
+    }
+  };
+  if (isRecord(modelConfig.config)) walk(modelConfig.config.layers, 'layers', model);
+  return out;
+}

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
 import { builtinModelPath, META_FILE, metaProblem, readModelMeta, attachModelMeta, modelMetaOf, type ModelMeta } from './builtin';
 import { assertLayersModel, describeValue } from './inspect';
-import { normalizeKeras3Topology } from './keras3';
+import { isKeras3WeightName, keras3WeightNames, normalizeKeras3Topology } from './keras3';
 import { registerPreprocessingLayers } from './preprocessing';
 import { foreignTfjsError, isForeignTfjsObject } from './versions';
 
@@ -283,7 +283,10 @@ function checkClassNames(modelConfig: Record<string, unknown>, file: string): vo
     throw new TslabCamError('MODEL_LOAD',
       `${file} uses layer class${names.length > 1 ? 'es' : ''} ${names.map((n) => `'${n}'`).join(', ')} that TensorFlow.js does not know. ` +
       'tfjs rebuilds layers only from classes registered in this process; nothing is ever executed from the file.',
-      'Replace custom layers by built-in ones before converting (e.g. a Lambda or custom activation by a standard layer), or register a JavaScript implementation with tf.serialization.registerClass before calling loadModel.');
+      names.some((n) => /OpLambda$/.test(n))
+        // tf_keras writes TFOpLambda for a TensorFlow function applied to a tensor, e.g. the x + 3 in keras.applications' MobileNetV3.
+        ? 'TFOpLambda / SlicingOpLambda hold TensorFlow functions that Keras applied directly to tensors: convert the model as a graph model instead (save it as a SavedModel, then `tensorflowjs_converter --input_format tf_saved_model saved_dir out_dir`), which tslab-cam explains with node names, or rebuild those steps from layers (Rescaling, ReLU(6), Multiply, Add) and convert again.'
+        : 'Replace custom layers by built-in ones before converting (e.g. a Lambda or custom activation by a standard layer), or register a JavaScript implementation with tf.serialization.registerClass before calling loadModel.');
   }
 }
 
@@ -581,8 +584,6 @@ function shortName(name: string): string {
  * message naming the weight rather than tfjs's generic one.
  */
 function checkWeightsMatch(model: tf.LayersModel, specs: readonly tf.io.WeightsManifestEntry[], file: string): void {
-  // Keras 3 names weights layer/0, layer/1 …; tfjs maps those itself: leave that form to it.
-  if (specs.length > 0 && specs.every((s) => /\/\d+$/.test(s.name))) return;
   const byName = new Map<string, tf.io.WeightsManifestEntry>();
   for (const s of specs) { byName.set(s.name, s); byName.set(shortName(s.name), s); }
   const missing: string[] = [];
@@ -638,7 +639,12 @@ async function buildModel(parsed: ParsedModelJson, shards: ArrayBuffer[], file: 
   // Step 2: the weights. Any failure from here disposes the model, and the decoded tensors are
   // always disposed (loadWeights assigns their data to the variables, which keep it alive).
   try {
-    const specs = parsed.groups.flatMap((g) => g.weights);
+    let specs = parsed.groups.flatMap((g) => g.weights);
+    if (specs.some((s) => isKeras3WeightName(s.name))) {
+      // A Keras 3 export names weights by object path (layers/conv2d/vars/0): map them to the layers.
+      const names = keras3WeightNames(parsed.topology, model);
+      specs = specs.map((s) => ({ ...s, name: names.get(s.name) ?? s.name }));
+    }
     const modelSpecs = specs.filter((s) => s.group !== 'optimizer');
     checkWeightsMatch(model, modelSpecs, file);
     const decoded = tf.io.decodeWeights(shards, specs);

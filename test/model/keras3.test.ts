@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
 import { loadLayersModel, saveModel } from '../../src/model/load';
 import { runEngine } from '../../src/model/engine';
-import { isKeras3Topology, normalizeKeras3Topology } from '../../src/model/keras3';
+import { isKeras3Topology, kerasSnakeCase, normalizeKeras3Topology } from '../../src/model/keras3';
 import { TslabCamError } from '../../src/errors';
 import { writeKerasFixture } from '../fixtures/keras-model';
 import { rewriteAsKeras3 } from '../fixtures/keras3-model';
@@ -36,6 +36,7 @@ test('Keras 3 model.json (functional and sequential, with BatchNorm) loads and p
     const text = fs.readFileSync(fx.modelJson, 'utf8');
     assert.match(text, /"DTypePolicy"/);
     if (style === 'functional') assert.match(text, /"__keras_tensor__"/);
+    assert.match(text, /"layers\/batch_normalization\/vars\/3"/);
     assert.match(text, /"batch_shape"/);
     const before = tf.memory().numTensors;
     const m = await loadLayersModel(fx.modelJson);
@@ -145,4 +146,23 @@ test('normalizeKeras3Topology leaves Keras 2 configs alone and rewrites Keras 3 
   assert.deepEqual((dense.config as Record<string, unknown>).kernel_initializer, { class_name: 'GlorotUniform', config: { seed: 1 } });
   assert.equal('build_config' in dense, false);
   assert.deepEqual(add.inbound_nodes, [[['x', 0, 0, {}], ['d', 0, 0, {}]]]);
+});
+
+test('Keras 3 weight paths use Keras\'s snake case of the class name', () => {
+  assert.deepEqual(['Conv2D', 'BatchNormalization', 'DepthwiseConv2D', 'GlobalAveragePooling2D', 'Dense', 'Functional', 'ReLU'].map(kerasSnakeCase),
+    ['conv2d', 'batch_normalization', 'depthwise_conv2d', 'global_average_pooling2d', 'dense', 'functional', 're_lu']);
+});
+
+test('a tf_keras model with TFOpLambda layers is refused with the graph-model route as the fix', async () => {
+  const original = resNet();
+  const dir = path.join(tmp, 'oplambda');
+  await saveModel(original, dir, { meta: null });
+  const file = path.join(dir, 'model.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const add = json.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'Add');
+  add.class_name = 'TFOpLambda';
+  add.config = { name: add.config.name, trainable: true, dtype: 'float32', function: 'math.add' };
+  fs.writeFileSync(file, JSON.stringify(json));
+  await expectLoadError(dir, /layer class 'TFOpLambda' that TensorFlow\.js does not know/, /--input_format tf_saved_model/);
+  original.dispose();
 });
