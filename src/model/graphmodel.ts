@@ -329,7 +329,7 @@ function checkRunnable(graph: GGraph, nodes: ReadonlySet<string>, inputName: str
     if (isControlFlow(n)) {
       throw new TslabCamError('UNSUPPORTED',
         `Node '${n.name}' is a control-flow op (${n.op}) on the path from '${inputName}' to the scores: tfjs runs such graphs only asynchronously and records no gradient through them.`,
-        'Export the classifier without loops or conditionals (e.g. a Keras model converted with --input_format keras or keras_saved_model), or choose a target layer after the control flow if it only precedes it.');
+        'Export the classifier without loops or conditionals (e.g. a Keras model converted with --input_format keras or keras_saved_model, or the SavedModel of the classifier alone).');
     }
     if (n.category === undefined) {
       // tfjs maps ops lazily: one it has no executor for only fails when it runs.
@@ -490,5 +490,58 @@ export function runGraphModelEngine(model: tf.GraphModel, images: tf.Tensor4D, o
     releaseEarly(null);
     clearTape();
     throw e;
+  }
+}
+
+/** What a forward pass alone gives: f at the target node and the scores, no gradient. */
+export interface GraphForward {
+  /** f_k(x,y) at the target node: (N, h, w, K). */
+  readonly f: tf.Tensor4D;
+  /** S: (N, classes), before a final Softmax/Sigmoid when scoreKind is 'logits'. */
+  readonly scores: tf.Tensor2D;
+  readonly classIndices: number[];
+  readonly layer: LayerInfo;
+  readonly scoreKind: ScoreKind;
+  readonly scoreSource: string;
+  dispose(): void;
+}
+
+/**
+ * The forward half of runGraphModelEngine, for methods that need no gradient (CAM-style maps,
+ * perturbation methods): f at the target node and the scores, with the same node and class
+ * choice; no tape is recorded. The caller disposes the result.
+ */
+export function forwardGraphModel(model: tf.GraphModel, images: tf.Tensor4D, options: EngineOptions = {}): GraphForward {
+  const plan = planGraph(model, images.shape, options);
+  const early = runToTarget(model, plan, images);
+  const others = Object.values(early.known);
+  try {
+    if (early.f.rank !== 4) {
+      throw new TslabCamError('NO_SPATIAL_LAYER', `Node '${plan.target.name}' gave a tensor of shape [${early.f.shape}], not (N, h, w, K).`,
+        'Choose a node with a 4-D output.');
+    }
+    const scores = graphScoresFrom(model, plan, images, early.f, early.known) as tf.Tensor2D;
+    let classIndices: number[];
+    try {
+      if (scores.rank !== 2) {
+        throw new TslabCamError('UNSUPPORTED', `The graph's scores (${plan.score.source}) have shape [${scores.shape}], expected (N, classes).`,
+          'Explain a classifier whose output is (batch, classes), or pick the output with outputIndex.');
+      }
+      // chooseClasses leaves its argMax to the enclosing scope (the engine's tape has one).
+      classIndices = tf.tidy(() => chooseClasses(options.classIndex, scores));
+    } catch (e) {
+      scores.dispose();
+      throw e;
+    }
+    const f = (early.f === images ? images.clone() : early.f) as tf.Tensor4D;
+    return {
+      f, scores, classIndices, layer: plan.target, scoreKind: options.scores ?? 'logits', scoreSource: plan.score.source,
+      dispose: () => tf.dispose([f, scores]),
+    };
+  } catch (e) {
+    if (early.f !== images) early.f.dispose();
+    throw e;
+  } finally {
+    tf.dispose(others);
   }
 }

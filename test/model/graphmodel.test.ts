@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
 import { runEngine, EngineOptions } from '../../src/model/engine';
 import { findTargetLayer, listLayers, resolveLayer } from '../../src/model/inspect';
-import { findTargetNode, graphInputName, listNodes, planGraph } from '../../src/model/graphmodel';
+import { findTargetNode, forwardGraphModel, graphInputName, listNodes, planGraph } from '../../src/model/graphmodel';
 import { withGuidedRelu } from '../../src/explain/guided';
 import { TslabCamError } from '../../src/errors';
 import { gapNet, mobileNetV2, randomImages, resNet, vggFlat } from '../fixtures/models';
@@ -256,4 +256,23 @@ test('an op tfjs cannot run is named when the graph is planned, not halfway thro
   x.dispose();
   g.dispose();
   base.dispose();
+});
+
+test('the forward-only pass gives the engine\'s f, scores and classes, records no gradient and leaks nothing', async () => {
+  const t = await twin(resNet(), { fuseConv: true });
+  const x = randomImages(2, t.size, 12);
+  const before = tf.memory().numTensors;
+  for (const layer of [undefined, node(t, 'res2_a_relu'), graphInputName(t.graph)]) {
+    const a = runEngine(t.graph, x, { layer });
+    const b = forwardGraphModel(t.graph, x, { layer });
+    assert.equal(b.layer.name, a.layer.name);
+    assert.deepEqual(b.classIndices, a.classIndices);
+    assert.equal(relDiff(b.f.dataSync(), a.f.dataSync()), 0);
+    assert.equal(relDiff(b.scores.dataSync(), a.scores.dataSync()), 0);
+    a.dispose();
+    b.dispose();
+  }
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  x.dispose();
+  dispose(t);
 });
