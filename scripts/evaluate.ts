@@ -18,7 +18,7 @@ import { AccuracyReport, EVAL_SEED, evaluateAccuracy, evaluationScenes } from '.
 import { POINTING_TOLERANCE, rate } from '../src/eval/pointing';
 import { initBackend } from '../src/model/backend';
 import { META_FILE, ModelMeta, packageRoot } from '../src/model/builtin';
-import { loadModel } from '../src/model/load';
+import { loadLayersModel } from '../src/model/load';
 import { createProgress, progressBarSink } from '../src/notebook/progress';
 import { CancelledError } from '../src/errors';
 import { Method, PointingReport, combined, pointingGame } from '../src/eval/pointing';
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {};
   for (const kind of args.models) {
     const modelJson = path.join(args.dir, kind, 'model.json');
-    const model = await loadModel(modelJson);
+    const model = await loadLayersModel(modelJson);
     const meta = JSON.parse(fs.readFileSync(path.join(args.dir, kind, META_FILE), 'utf8')) as ModelMeta;
     const acc: AccuracyReport = await evaluateAccuracy(model, scenes, { onProgress: progressBarSink({ mode: 'terminal' }) });
     const pointing: Record<string, Record<string, unknown>> = {};

@@ -161,18 +161,31 @@ Input, CAM, Grad-CAM, guided backprop and guided Grad-CAM in one row.`,
     `%md
 # 05 · 自分のモデルで / Your own model
 
-**日本語** — Keras から \`tensorflowjs_converter --input_format keras model.h5 out_dir\` で変換したモデルや、TensorFlow.js で保存したモデルを読み込めます。パス(\`model.json\` かそのフォルダ)か URL を渡します。オンラインなら例えば:
+**日本語** — モデルの持ち込み方は 3 通りです。どれも \`tc.loadModel(パスまたは URL)\` で読み込めます(\`model.json\` かそのフォルダ、または URL。指定した URL だけを読みます)。
+
+1. **Keras → 変換 → loadModel**: \`tensorflowjs_converter --input_format keras model.h5 out_dir\`(Keras 3 の \`.keras\` も同じ)で layers モデルに変換します。Keras 3 の model.json も読めます。層の名前は Keras のままです。
+2. **TF Hub / SavedModel → graph モデル**: \`tensorflowjs_converter --input_format tf_saved_model saved_dir out_dir\` や TF Hub の変換済み URL は graph モデル(\`tf.GraphModel\`)になります。層の代わりにノード名(例 \`StatefulPartitionedCall/model/conv5/Relu\`)で対象を選びます。\`tc.listLayers(graph)\` がノードと形を示し、既定はプーリング直前の最後の空間特徴マップです。制御フロー(ループ・条件分岐)や勾配のない演算が途中にあると、そのノード名を示すエラーになります。
+3. **このノートブックで作った・学習したモデル**: 下のセルのように \`tc.tf\` で作り、そのまま渡すか \`tc.saveModel\` で保存します。
+
+**合わせるべき版**: tslab-cam は自分の \`@tensorflow/tfjs\`(4.22)で動きます。ノートブックのフォルダに別の版の \`@tensorflow/tfjs\` を入れてそれでモデルを作ると、そのモデルは使えません(両方の版と直し方を示すエラーになります)。\`import { tf } from "tslab-cam"\`(または \`tc.tf\`)を使うか、\`npm install @tensorflow/tfjs@4.22.0\` で版を揃えます。変換器も同じ 4.22 系を使ってください。
+
+**English** — There are three routes in, all through \`tc.loadModel(path or URL)\` (model.json or its folder, or a URL; only the URL you give is fetched):
+
+1. **Keras → converter → loadModel**: \`tensorflowjs_converter --input_format keras model.h5 out_dir\` (a Keras 3 \`.keras\` file likewise) gives a layers model; Keras 3 model.json files load too. Layer names stay Keras's.
+2. **TF Hub / SavedModel → graph model**: \`tensorflowjs_converter --input_format tf_saved_model saved_dir out_dir\`, and TF Hub's converted URLs, give a graph model (\`tf.GraphModel\`). Node names (e.g. \`StatefulPartitionedCall/model/conv5/Relu\`) take the place of layer names; \`tc.listLayers(graph)\` lists them with shapes, and the default is the last spatial feature map before the pooling. A loop, a conditional or an op without a gradient on the way gets an error naming the node.
+3. **A model built or trained in this notebook**: build it with \`tc.tf\` as below and pass it as it is, or save it with \`tc.saveModel\`.
+
+**Versions that must agree**: tslab-cam runs on its own \`@tensorflow/tfjs\` (4.22). A model built with another version installed in the notebook's folder cannot be used (the error names both versions and the fix): use \`import { tf } from "tslab-cam"\` (or \`tc.tf\`), or \`npm install @tensorflow/tfjs@4.22.0\` there. Convert with the matching converter (tensorflowjs 4.22).
 
 \`\`\`ts
-const mobilenet = await tc.loadModel("https://example.com/path/to/model.json"); // 自分で選んだ URL だけを読みます
+const hub = await tc.loadModel("https://example.com/path/to/graph/model.json"); // a tf.GraphModel
+const keras = await tc.loadLayersModel("./converted/model.json");               // when you know it is a layers model
 \`\`\`
 
-このノートブックはオフラインでも動くように、ここで小さなモデルを作って保存し、それを読み込み直します(Grad-CAM に必要なのは LayersModel です。GraphModel では勾配が取れないので、変換方法を示すエラーになります)。
-
-**English** — Load a model converted from Keras or saved by TensorFlow.js from a path or a URL (only the URL you give is fetched). To run offline, this notebook builds a small model, saves it, and loads it back. A GraphModel cannot be explained (no gradients through a frozen graph): the error says how to convert instead.`,
+\`tc.loadModel\` returns a \`tf.LayersModel\` or a \`tf.GraphModel\` depending on the file; \`tc.loadLayersModel\` / \`tc.loadGraphModel\` accept one kind and say so otherwise. To run offline, this notebook builds a small model, saves it, and loads it back.`,
     IMPORT,
     `const tf = tc.tf;\nconst input = tf.input({ shape: [64, 64, 3] });\nlet h = tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: "same", activation: "relu", name: "my_conv1" }).apply(input) as tc.tf.SymbolicTensor;\nh = tf.layers.maxPooling2d({ poolSize: 2, name: "my_pool" }).apply(h) as tc.tf.SymbolicTensor;\nh = tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: "same", activation: "relu", name: "my_conv2" }).apply(h) as tc.tf.SymbolicTensor;\nh = tf.layers.globalAveragePooling2d({ name: "my_gap" }).apply(h) as tc.tf.SymbolicTensor;\nconst out = tf.layers.dense({ units: 3, activation: "softmax", name: "my_scores" }).apply(h) as tc.tf.SymbolicTensor;\nconst mine = tf.model({ inputs: input, outputs: out });\nconst saved = await tc.saveModel(mine, "./my-model");\nconsole.log("saved", saved.modelJson, saved.totalBytes, "bytes");`,
-    'const loaded = await tc.loadModel("./my-model/model.json");\nconsole.table(tc.listLayers(loaded).map((l) => ({ name: l.name, class: l.className, output: l.outputShape.slice(1).join("×") })));\nconsole.log("default target layer:", tc.findTargetLayer(loaded).name);',
+    'const loaded = await tc.loadLayersModel("./my-model/model.json");\nconsole.table(tc.listLayers(loaded).map((l) => ({ name: l.name, class: l.className, output: l.outputShape.slice(1).join("×") })));\nconsole.log("default target layer:", tc.findTargetLayer(loaded).name);',
     `%md
 ## 層の選び方 / Choosing the layer
 

@@ -32,7 +32,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type * as tf from '@tensorflow/tfjs';
 import { BUILTIN_KINDS, BuiltinKind, SCORE_LAYER, TARGET_LAYER } from '../src/data/architectures';
-import { loadModel, saveModel } from '../src/model/load';
+import { loadLayersModel, saveModel } from '../src/model/load';
 import { DEFAULT_TRAIN, TrainResult, trainJointly, trainModel } from '../src/data/train';
 import { writeSamples } from '../src/data/samples';
 import { initBackend } from '../src/model/backend';
@@ -172,7 +172,7 @@ async function saveStage(args: Args, kind: BuiltinKind, dir: string, model: tf.L
 /** One stage of one model: from scratch, continued, or (digits-fc) its head on digits-gap's conv blocks. */
 async function trainOne(args: Args, kind: BuiltinKind): Promise<void> {
   const dir = path.join(args.out, kind);
-  const start = args.continue ? await loadModel(path.join(dir, 'model.json')) : undefined;
+  const start = args.continue ? await loadLayersModel(path.join(dir, 'model.json')) : undefined;
   const earlier = args.continue ? earlierStages(dir) : [];
   // A fresh digits-fc borrows digits-gap's conv blocks and trains its head on them first.
   const transfer = kind === 'digits-fc' && !args.continue && !args.full;
@@ -181,7 +181,7 @@ async function trainOne(args: Args, kind: BuiltinKind): Promise<void> {
     throw new Error(`digits-fc starts from digits-gap's conv blocks, but ${featuresPath} does not exist. ` +
       'Train digits-gap first (npm run train -- --model digits-gap), pass --features PATH/model.json, or train from scratch with --full.');
   }
-  const features = featuresPath ? await loadModel(featuresPath) : undefined;
+  const features = featuresPath ? await loadLayersModel(featuresPath) : undefined;
   let result: TrainResult;
   try {
     result = await trainModel({
@@ -206,8 +206,8 @@ async function trainBoth(args: Args): Promise<void> {
   for (const d of Object.values(dirs)) {
     if (!fs.existsSync(path.join(d, 'model.json'))) throw new Error(`--joint continues both models, but ${d}/model.json does not exist: train them first.`);
   }
-  const gap = await loadModel(path.join(dirs.gap, 'model.json'));
-  const fc = await loadModel(path.join(dirs.fc, 'model.json'));
+  const gap = await loadLayersModel(path.join(dirs.gap, 'model.json'));
+  const fc = await loadLayersModel(path.join(dirs.fc, 'model.json'));
   const result = await trainJointly({
     gap, fc, fcGradientScale: args.fcGradScale, seed: args.seed, steps: args.steps, batchSize: args.batch, learningRate: args.lr, poolSize: args.pool,
     onProgress: progressBarSink({ mode: 'terminal' }),

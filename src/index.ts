@@ -14,7 +14,7 @@ export { CancelledError, TslabCamError, type CancelledProgress, type ErrorCode }
 export * as run from './run';
 export { setInterruptHandling, type LongRunOptions } from './run';
 export { tf, initBackend, backendInfo, type BackendInfo, type BackendName, type BackendOptions } from './model/backend';
-export { loadModel, saveModel, type ModelSource, type LoadModelOptions, type SaveModelOptions, type SavedModelFiles } from './model/load';
+export { loadModel, loadLayersModel, loadGraphModel, saveModel, type ExplainableModel, type ModelSource, type LoadModelOptions, type SaveModelOptions, type SavedModelFiles } from './model/load';
 export { loadImage, type ImageSource, type LoadImageOptions } from './model/image';
 export { builtinNames, builtinSamples, type BuiltinSample, type ModelMeta } from './model/builtin';
 export { listLayers, findTargetLayer, type LayerInfo } from './model/inspect';

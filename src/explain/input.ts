@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { foreignTfjsError, isForeignTfjsObject } from '../model/versions';
 import { TslabCamError } from '../errors';
 import { describeValue } from '../model/inspect';
 
@@ -8,6 +9,7 @@ import { describeValue } from '../model/inspect';
  */
 export function toBatch(model: tf.LayersModel, image: unknown): tf.Tensor4D {
   if (!(image instanceof tf.Tensor)) {
+    if (isForeignTfjsObject(image)) throw foreignTfjsError(image as object, 'image');
     throw new TslabCamError('BAD_IMAGE', `Expected an image tensor, got ${describeValue(image)}.`,
       'Load images with loadImage(source, {model}) or pass a tf.Tensor of shape (H, W, C) or (N, H, W, C).');
   }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError, showValue } from '../errors';
 import { noteBackendInUse } from './backend';
 import { GraphRun, ScoreKind, describeScoreHead, runGraph, runUntil } from './graph';
+import { runGraphModelEngine } from './graphmodel';
 import { LayerInfo, assertLayersModel, resolveLayer } from './inspect';
 import { withLeanGradients } from './patches/gradients';
 import { withActivationGradientsOnly } from './patches/kernels';
@@ -111,7 +112,7 @@ export function chooseClasses(choice: ClassChoice | undefined, scores: tf.Tensor
 }
 
 /** Disposes what a failed gradient pass left on the engine's tape (tfjs keeps it on errors). */
-function clearTape(): void {
+export function clearTape(): void {
   const engine = tf.engine() as unknown as { state: { activeTape: Array<{ saved?: tf.Tensor[] }> | null; gradientDepth: number } };
   const tape = engine.state.activeTape;
   if (tape && engine.state.gradientDepth === 0) {
@@ -178,10 +179,12 @@ function forwardOnly(model: tf.LayersModel, images: tf.Tensor4D, layer: LayerInf
  * and nested sub-models, because the graph is executed node by node. Weight gradients are never
  * computed (withActivationGradientsOnly).
  */
-export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions & { readonly gradients: false }): EngineOutput<null>;
-export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options?: EngineOptions): EngineOutput;
-export function runEngine(model: tf.LayersModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput<tf.Tensor4D | null> {
+export function runEngine(model: tf.LayersModel | tf.GraphModel, images: tf.Tensor4D, options: EngineOptions & { readonly gradients: false }): EngineOutput<null>;
+export function runEngine(model: tf.LayersModel | tf.GraphModel, images: tf.Tensor4D, options?: EngineOptions): EngineOutput;
+export function runEngine(model: tf.LayersModel | tf.GraphModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput<tf.Tensor4D | null> {
   noteBackendInUse();
+  // A frozen graph has nodes instead of layers; graphmodel.ts runs it with the same contract.
+  if (model instanceof tf.GraphModel) return runGraphModelEngine(model, images, options);
   assertLayersModel(model);
   const layer = typeof options.layer === 'object' && options.layer !== null ? options.layer : resolveLayer(model, options.layer);
   const scoreKind: ScoreKind = options.scores ?? 'logits';

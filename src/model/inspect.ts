@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError, closestNames, showValue } from '../errors';
+import { findTargetNode, listNodes, resolveNode } from './graphmodel';
 import { Layer, isContainer, outputShapeOf, paramCount } from './layers';
+import { foreignTfjsError, isForeignTfjsObject } from './versions';
 
 /** One layer of a model, nested sub-model layers included. */
 export interface LayerInfo {
@@ -32,7 +34,8 @@ function isSpatial(shape: readonly (number | null)[]): boolean {
 }
 
 /** Lists every layer (recursing into nested models) in topological order with its output shape. */
-export function listLayers(model: tf.LayersModel): LayerInfo[] {
+export function listLayers(model: tf.LayersModel | tf.GraphModel): LayerInfo[] {
+  if (model instanceof tf.GraphModel) return listNodes(model);
   const out: LayerInfo[] = [];
   const walk = (m: tf.LayersModel, prefix: string[]): void => {
     for (const layer of m.layers) {
@@ -62,7 +65,8 @@ export function listLayers(model: tf.LayersModel): LayerInfo[] {
  * feature map (conv, depthwise/separable conv, activation, BatchNorm, Add, Concatenate, …),
  * looking inside nested sub-models, before the classifier head.
  */
-export function findTargetLayer(model: tf.LayersModel): LayerInfo {
+export function findTargetLayer(model: tf.LayersModel | tf.GraphModel): LayerInfo {
+  if (model instanceof tf.GraphModel) return findTargetNode(model);
   assertLayersModel(model);
   const layers = listLayers(model);
   const spatial = layers.filter((l) => l.spatial && FEATURE_CLASSES.has(l.className));
@@ -86,6 +90,7 @@ export function assertLayersModel(model: unknown): asserts model is tf.LayersMod
       'This is a tf.GraphModel (a frozen graph): it has no layers to pick and no gradients can be taken through it here.',
       'Convert the original Keras model to the layers format instead: tensorflowjs_converter --input_format keras model.h5 out_dir (or save it from tfjs with model.save), then load out_dir/model.json.');
   }
+  if (isForeignTfjsObject(model)) throw foreignTfjsError(model as object, 'model');
   throw new TslabCamError('NOT_A_MODEL', `Expected a tf.LayersModel, got ${describeValue(model)}.`,
     "Pass a model from loadModel(...) or tf.model(...)/tf.sequential(...), or a source string such as 'builtin:digits-gap'.");
 }
@@ -99,7 +104,8 @@ export function describeValue(v: unknown): string {
  * Finds a layer by name ("conv3", or "outer/inner" for a nested one; a unique inner name alone
  * also works) or by its index in listLayers order. Unknown names get the closest valid names.
  */
-export function resolveLayer(model: tf.LayersModel, layer?: string | number): LayerInfo {
+export function resolveLayer(model: tf.LayersModel | tf.GraphModel, layer?: string | number): LayerInfo {
+  if (model instanceof tf.GraphModel) return resolveNode(model, layer);
   assertLayersModel(model);
   if (layer === undefined || layer === null) return findTargetLayer(model);
   const layers = listLayers(model);

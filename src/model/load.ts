@@ -7,6 +7,9 @@ import { relativeTo } from '../host';
 import { builtinModelPath, META_FILE, metaProblem, readModelMeta, attachModelMeta, modelMetaOf, type ModelMeta } from './builtin';
 import { assertLayersModel, describeValue } from './inspect';
 import { ensureBackend } from './backend';
+import { isKeras3WeightName, keras3WeightNames, normalizeKeras3Topology } from './keras3';
+import { registerPreprocessingLayers } from './preprocessing';
+import { foreignTfjsError, isForeignTfjsObject } from './versions';
 
 /**
  * Loading and saving tfjs layers models without tfjs-node.
@@ -32,7 +35,13 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_SHARD_BYTES = 4 * 1024 ** 2;
 
 /** Where a model comes from: a path, an http(s)/file URL, 'builtin:NAME', or a model in memory. */
-export type ModelSource = string | URL | tf.LayersModel;
+export type ModelSource = string | URL | tf.LayersModel | tf.GraphModel;
+
+/**
+ * A model tslab-cam can explain: a layers model (Keras conversion, model.save, tf.model) or a
+ * graph model (a SavedModel / TF Hub conversion; node names play the role of layer names).
+ */
+export type ExplainableModel = tf.LayersModel | tf.GraphModel;
 
 export interface LoadModelOptions {
   /**
@@ -80,7 +89,12 @@ interface WeightGroup {
 }
 
 interface ParsedModelJson {
+  /** 'graph' for a GraphDef (format "graph-model"), 'layers' for a Keras topology. */
+  readonly kind: 'layers' | 'graph';
   readonly topology: Record<string, unknown>;
+  /** Graph models: the signature and initializer graph tfjs-converter writes beside the GraphDef. */
+  readonly signature?: Record<string, unknown>;
+  readonly modelInitializer?: Record<string, unknown>;
   readonly format?: string;
   readonly generatedBy?: string;
   readonly convertedBy?: string | null;
@@ -93,9 +107,10 @@ interface ParsedModelJson {
 const STORED_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
 const MEMORY_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
 
-const CONVERT_FIX = 'Gradients need a tfjs LayersModel. Convert the Keras model with ' +
+const CONVERT_FIX = 'Convert the model to TensorFlow.js first: a Keras model with ' +
   '`tensorflowjs_converter --input_format keras model.h5 out_dir` (or, from a Keras SavedModel, ' +
   '`tensorflowjs_converter --input_format keras_saved_model --output_format tfjs_layers_model saved_dir out_dir`), ' +
+  'a SavedModel or TF Hub module with `tensorflowjs_converter --input_format tf_saved_model saved_dir out_dir` (a graph model); ' +
   'then load out_dir/model.json.';
 
 function fmtBytes(n: number): string {
@@ -172,14 +187,14 @@ function parseModelJson(text: string, file: string, maxWeightBytes: number): Par
     throw new TslabCamError('MODEL_LOAD', `${file} holds ${describeValue(json)}, not a model description.`,
       'Point loadModel at the model.json written by model.save or tensorflowjs_converter.');
   }
-  if (json.format === 'graph-model' || (isRecord(json.modelTopology) && isGraphTopology(json.modelTopology))) {
-    throw new TslabCamError('GRAPH_MODEL',
-      `${file} is a TensorFlow.js graph model (format "${String(json.format ?? 'graph-model')}"): a frozen graph has no layers to pick and no gradients can be taken through it here.`,
-      CONVERT_FIX);
+  const graph = json.format === 'graph-model' || (isRecord(json.modelTopology) && isGraphTopology(json.modelTopology));
+  if (graph && !(isRecord(json.modelTopology) && Array.isArray(json.modelTopology.node))) {
+    throw new TslabCamError('MODEL_LOAD', `${file} says it is a graph model but its "modelTopology" has no list of nodes.`,
+      'The file is damaged: copy or download model.json again, or re-run tensorflowjs_converter.');
   }
   if (json.modelTopology === undefined || json.modelTopology === null) {
     if (json.weightsManifest !== undefined) {
-      throw new TslabCamError('GRAPH_MODEL', `${file} has a weights manifest but no layers topology (modelTopology), so it cannot be rebuilt as a LayersModel.`, CONVERT_FIX);
+      throw new TslabCamError('GRAPH_MODEL', `${file} has a weights manifest but no topology (modelTopology), so no model can be rebuilt from it.`, CONVERT_FIX);
     }
     throw new TslabCamError('MODEL_LOAD', `${file} has no "modelTopology": it is not a TensorFlow.js model.json.`,
       'Point loadModel at the model.json written by model.save or tensorflowjs_converter.');
@@ -188,12 +203,15 @@ function parseModelJson(text: string, file: string, maxWeightBytes: number): Par
     throw new TslabCamError('MODEL_LOAD', `${file}: "modelTopology" is ${describeValue(json.modelTopology)}, not an object.`,
       'Re-export the model with model.save or tensorflowjs_converter.');
   }
-  const topology = json.modelTopology;
-  const config = isRecord(topology.model_config) ? topology.model_config : topology;
-  if (typeof config.class_name !== 'string' || !isRecord(config.config)) {
-    throw new TslabCamError('GRAPH_MODEL', `${file} has no Keras layers topology (no model_config with class_name and config).`, CONVERT_FIX);
+  // Keras 3 configs are rewritten into the Keras 2 form tfjs 4.22 reads (keras3.ts).
+  const topology = graph ? json.modelTopology : normalizeKeras3Topology(json.modelTopology);
+  if (!graph) {
+    const config = isRecord(topology.model_config) ? topology.model_config : topology;
+    if (typeof config.class_name !== 'string' || !isRecord(config.config)) {
+      throw new TslabCamError('GRAPH_MODEL', `${file} has no Keras layers topology (no model_config with class_name and config) and no graph (node list).`, CONVERT_FIX);
+    }
+    checkClassNames(config, file);
   }
-  checkClassNames(config, file);
 
   const manifest = json.weightsManifest ?? [];
   if (!Array.isArray(manifest)) {
@@ -229,7 +247,9 @@ function parseModelJson(text: string, file: string, maxWeightBytes: number): Par
       `If you trust this model and have the memory, raise the limit: loadModel(source, { maxWeightBytes: ${Math.ceil(memoryBytes / 1024 ** 2) + 1} * 1024 ** 2 }); otherwise use a smaller model.`);
   }
   return {
-    topology, groups, storedBytes, memoryBytes,
+    kind: graph ? 'graph' : 'layers', topology, groups, storedBytes, memoryBytes,
+    signature: graph && isRecord(json.signature) ? json.signature : undefined,
+    modelInitializer: graph && isRecord(json.modelInitializer) ? json.modelInitializer : undefined,
     format: typeof json.format === 'string' ? json.format : undefined,
     generatedBy: typeof json.generatedBy === 'string' ? json.generatedBy : undefined,
     convertedBy: typeof json.convertedBy === 'string' ? json.convertedBy : null,
@@ -245,6 +265,8 @@ const CONTAINER_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
  * first gives a clear error and avoids half-building a model (whose variables would leak).
  */
 function checkClassNames(modelConfig: Record<string, unknown>, file: string): void {
+  // Keras preprocessing layers tfjs lacks (Normalization) are registered on first use.
+  registerPreprocessingLayers();
   const known = tf.serialization.SerializationMap.getMap().classNameMap;
   const unknown = new Set<string>();
   const visit = (layer: unknown): void => {
@@ -263,7 +285,10 @@ function checkClassNames(modelConfig: Record<string, unknown>, file: string): vo
     throw new TslabCamError('MODEL_LOAD',
       `${file} uses layer class${names.length > 1 ? 'es' : ''} ${names.map((n) => `'${n}'`).join(', ')} that TensorFlow.js does not know. ` +
       'tfjs rebuilds layers only from classes registered in this process; nothing is ever executed from the file.',
-      'Replace custom layers by built-in ones before converting (e.g. a Lambda or custom activation by a standard layer), or register a JavaScript implementation with tf.serialization.registerClass before calling loadModel.');
+      names.some((n) => /OpLambda$/.test(n))
+        // tf_keras writes TFOpLambda for a TensorFlow function applied to a tensor, e.g. the x + 3 in keras.applications' MobileNetV3.
+        ? 'TFOpLambda / SlicingOpLambda hold TensorFlow functions that Keras applied directly to tensors: convert the model as a graph model instead (save it as a SavedModel, then `tensorflowjs_converter --input_format tf_saved_model saved_dir out_dir`), which tslab-cam explains with node names, or rebuild those steps from layers (Rescaling, ReLU(6), Multiply, Add) and convert again.'
+        : 'Replace custom layers by built-in ones before converting (e.g. a Lambda or custom activation by a standard layer), or register a JavaScript implementation with tf.serialization.registerClass before calling loadModel.');
   }
 }
 
@@ -561,8 +586,6 @@ function shortName(name: string): string {
  * message naming the weight rather than tfjs's generic one.
  */
 function checkWeightsMatch(model: tf.LayersModel, specs: readonly tf.io.WeightsManifestEntry[], file: string): void {
-  // Keras 3 names weights layer/0, layer/1 …; tfjs maps those itself: leave that form to it.
-  if (specs.length > 0 && specs.every((s) => /\/\d+$/.test(s.name))) return;
   const byName = new Map<string, tf.io.WeightsManifestEntry>();
   for (const s of specs) { byName.set(s.name, s); byName.set(shortName(s.name), s); }
   const missing: string[] = [];
@@ -618,7 +641,12 @@ async function buildModel(parsed: ParsedModelJson, shards: ArrayBuffer[], file: 
   // Step 2: the weights. Any failure from here disposes the model, and the decoded tensors are
   // always disposed (loadWeights assigns their data to the variables, which keep it alive).
   try {
-    const specs = parsed.groups.flatMap((g) => g.weights);
+    let specs = parsed.groups.flatMap((g) => g.weights);
+    if (specs.some((s) => isKeras3WeightName(s.name))) {
+      // A Keras 3 export names weights by object path (layers/conv2d/vars/0): map them to the layers.
+      const names = keras3WeightNames(parsed.topology, model);
+      specs = specs.map((s) => ({ ...s, name: names.get(s.name) ?? s.name }));
+    }
     const modelSpecs = specs.filter((s) => s.group !== 'optimizer');
     checkWeightsMatch(model, modelSpecs, file);
     const decoded = tf.io.decodeWeights(shards, specs);
@@ -657,42 +685,96 @@ function locate(source: string | URL): Location {
   return { kind: 'file', path: path.resolve(source) };
 }
 
+/** A tf.GraphModel that has been loaded (its executor holds a graph). */
+function isLoadedGraphModel(m: tf.GraphModel): boolean {
+  return (m as unknown as { executor?: unknown }).executor !== undefined;
+}
+
 /**
- * Load a TensorFlow.js LayersModel for explanation.
- *
- * `source` is one of:
- * - a path to model.json, or to the folder holding it (weights are read from disk next to it);
- * - an http(s) URL of model.json (weights are fetched relative to it, from the same origin only);
- * - `'builtin:NAME'`, one of the models shipped with tslab-cam (see builtinNames());
- * - a tf.LayersModel already in memory, returned as is after a check.
- *
- * Everything is checked before any tensor exists: a corrupt or truncated model.json, an HTTP
- * error or HTML page, a refused connection, a missing or mis-sized weight file give MODEL_LOAD;
- * weights that would need more than `options.maxWeightBytes` (default 1 GiB) give
- * MODEL_TOO_LARGE before any weight file is read; a graph model gives GRAPH_MODEL with the
- * command that converts it. Nothing from the source is executed: tfjs rebuilds layers only from
- * classes registered in this process, by name, and unknown names are refused. Metadata stored
- * beside model.json (tslab-cam.json; for a URL, fetched from beside it when the server has it) is
- * attached, so loadImage preprocesses as the model expects.
- * No tensors are left behind when loading fails.
+ * Builds a tf.GraphModel from checked artifacts. loadSync runs inside a tidy that returns the
+ * weights, so a graph that fails to build (e.g. an op tfjs does not know) leaves no decoded
+ * weight behind.
  */
-export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<tf.LayersModel> {
+function buildGraphModel(parsed: ParsedModelJson, shards: ArrayBuffer[], file: string): tf.GraphModel {
+  const artifacts: tf.io.ModelArtifacts = {
+    modelTopology: parsed.topology, format: parsed.format, generatedBy: parsed.generatedBy, convertedBy: parsed.convertedBy ?? null,
+    weightSpecs: parsed.groups.flatMap((g) => g.weights), weightData: tf.io.concatenateArrayBuffers(shards),
+    ...(parsed.signature ? { signature: parsed.signature } : {}),
+    ...(parsed.modelInitializer ? { modelInitializer: parsed.modelInitializer } : {}),
+    ...(parsed.userDefinedMetadata ? { userDefinedMetadata: parsed.userDefinedMetadata } : {}),
+  };
+  const model = new tf.GraphModel(tf.io.fromMemory(artifacts));
+  try {
+    tf.tidy(() => {
+      model.loadSync(artifacts);
+      return Object.values(model.weights).flat();
+    });
+  } catch (e) {
+    throw new TslabCamError('MODEL_LOAD', `${file}: TensorFlow.js could not build the graph (${firstLine(e)}).`,
+      'The graph uses an op this TensorFlow.js version does not run, or the file is damaged: re-run tensorflowjs_converter with the same TensorFlow.js version as tslab-cam (4.22), or convert the Keras model to a layers model instead.', { cause: e });
+  }
+  return model;
+}
+
+function checkOptions(options: LoadModelOptions): { maxWeightBytes: number; timeoutMs: number } {
   const maxWeightBytes = options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!(maxWeightBytes >= 0) || !(timeoutMs > 0)) {
     throw new TslabCamError('BAD_OPTION', `maxWeightBytes must be ≥ 0 and timeoutMs > 0 (got ${String(options.maxWeightBytes)}, ${String(options.timeoutMs)}).`,
       'Pass numbers, e.g. { maxWeightBytes: 2 * 1024 ** 3, timeoutMs: 60000 }, or leave them out.');
   }
-  if (typeof source !== 'string' && !(source instanceof URL)) {
-    if (!(source instanceof tf.LayersModel) && typeof source === 'object' && source !== null
-      && ['LayersModel', 'Sequential', 'Functional'].includes((source as object).constructor?.name)) {
-      // Same class name, different class: the notebook imported a second copy of tfjs.
-      throw new TslabCamError('NOT_A_MODEL', `This ${(source as object).constructor.name} comes from a different copy of @tensorflow/tfjs than the one tslab-cam uses.`,
-        "Build the model with tslab-cam's tf (import { tf } from 'tslab-cam'), or save it with model.save and loadModel the saved model.json.");
+  return { maxWeightBytes, timeoutMs };
+}
+
+/** A model object handed to loadModel: checked and returned as it is. */
+function checkModelObject(source: unknown): ExplainableModel {
+  if (source instanceof tf.GraphModel) {
+    if (!isLoadedGraphModel(source)) {
+      throw new TslabCamError('GRAPH_MODEL', 'This tf.GraphModel has not been loaded yet (new tf.GraphModel(url) only names the model).',
+        'Pass the model that `await tf.loadGraphModel(url)` returns, or pass the URL or path of model.json to loadModel.');
     }
-    assertLayersModel(source);
-    await ensureBackend();
     return source;
+  }
+  // Same class name, different class: the notebook built it with another copy of tfjs.
+  if (isForeignTfjsObject(source)) throw foreignTfjsError(source as object, 'model');
+  assertLayersModel(source);
+  return source;
+}
+
+/**
+ * Load a TensorFlow.js model for explanation: a LayersModel or a GraphModel.
+ *
+ * `source` is one of:
+ * - a path to model.json, or to the folder holding it (weights are read from disk next to it);
+ * - an http(s) URL of model.json (weights are fetched relative to it, from the same origin only);
+ * - `'builtin:NAME'`, one of the models shipped with tslab-cam (see builtinNames());
+ * - a tf.LayersModel or a loaded tf.GraphModel already in memory, returned as is after a check.
+ *
+ * model.json may hold a layers model (format "layers-model": Keras conversions, model.save) or a
+ * graph model (format "graph-model": SavedModel / TF Hub conversions); the result is a
+ * tf.LayersModel or a tf.GraphModel accordingly (use `instanceof` to tell them apart, or
+ * loadGraphModel / a 'builtin:' name when the kind is known).
+ *
+ * Everything is checked before any tensor exists: a corrupt or truncated model.json, an HTTP
+ * error or HTML page, a refused connection, a missing or mis-sized weight file give MODEL_LOAD;
+ * weights that would need more than `options.maxWeightBytes` (default 1 GiB) give
+ * MODEL_TOO_LARGE before any weight file is read; a SavedModel folder or an .h5 file gives the
+ * command that converts it. Nothing from the source is executed: tfjs rebuilds layers only from
+ * classes registered in this process, by name, and unknown names are refused; a graph is a list
+ * of tfjs ops, also looked up by name. Metadata stored beside model.json (tslab-cam.json; for a
+ * URL, fetched from beside it when the server has it) is attached to layers models, so loadImage
+ * preprocesses as the model expects.
+ * No tensors are left behind when loading fails.
+ */
+export function loadModel(source: tf.GraphModel, options?: LoadModelOptions): Promise<tf.GraphModel>;
+export function loadModel(source: tf.LayersModel | `builtin:${string}`, options?: LoadModelOptions): Promise<tf.LayersModel>;
+export function loadModel(source: ModelSource, options?: LoadModelOptions): Promise<ExplainableModel>;
+export async function loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<ExplainableModel> {
+  const { maxWeightBytes, timeoutMs } = checkOptions(options);
+  if (typeof source !== 'string' && !(source instanceof URL)) {
+    const model = checkModelObject(source);
+    await ensureBackend();
+    return model;
   }
   if (typeof source === 'string' && source.startsWith('builtin:')) {
     return loadModel(builtinModelPath(source.slice('builtin:'.length)), options);
@@ -709,6 +791,11 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
     text = await fetchModelJson(loc.url, timeoutMs);
   }
   const parsed = parseModelJson(text, where(loc), maxWeightBytes);
+  if (parsed.kind === 'graph') {
+    const shards = await readShards(loc, parsed, timeoutMs);
+    await ensureBackend();
+    return buildGraphModel(parsed, shards, where(loc));
+  }
   // Metadata is checked before any tensor exists, so a bad tslab-cam.json cannot leak a model.
   const meta = loc.kind === 'file' ? readModelMeta(loc.path) : await fetchMeta(loc.url, timeoutMs);
   const shards = await readShards(loc, parsed, timeoutMs);
@@ -717,6 +804,32 @@ export async function loadModel(source: ModelSource, options: LoadModelOptions =
   const model = await buildModelSerially(parsed, shards, where(loc));
   if (meta) attachModelMeta(model, meta);
   return model;
+}
+
+/**
+ * Load a TensorFlow.js layers model (Keras conversion, model.save) with loadModel's checks, typed
+ * as tf.LayersModel. A graph-model file is refused with GRAPH_MODEL (use loadModel or
+ * loadGraphModel for those).
+ */
+export async function loadLayersModel(source: string | URL | tf.LayersModel, options: LoadModelOptions = {}): Promise<tf.LayersModel> {
+  const model = await loadModel(source as ModelSource, options);
+  if (model instanceof tf.LayersModel) return model;
+  model.dispose();
+  throw new TslabCamError('GRAPH_MODEL', `${String(source)} holds a graph model (a frozen TensorFlow graph), not a layers model.`,
+    'Load it with loadModel(source) or loadGraphModel(source): every method explains graph models too, with node names in place of layer names.');
+}
+
+/**
+ * Load a TensorFlow.js graph model (format "graph-model": tensorflowjs_converter's output for a
+ * SavedModel or TF Hub module) from a path, a URL or a loaded tf.GraphModel, with loadModel's
+ * checks. A layers-model file is refused with GRAPH_MODEL's opposite hint (use loadModel).
+ */
+export async function loadGraphModel(source: string | URL | tf.GraphModel, options: LoadModelOptions = {}): Promise<tf.GraphModel> {
+  const model = await loadModel(source as ModelSource, options);
+  if (model instanceof tf.GraphModel) return model;
+  model.dispose();
+  throw new TslabCamError('NOT_A_MODEL', `${String(source)} holds a layers model, not a graph model.`,
+    'Load it with loadModel(source), which returns a tf.LayersModel for this file.');
 }
 
 /**
@@ -786,6 +899,9 @@ export function modelFileIOHandler(modelJsonPath: string, options: LoadModelOpti
     load: async (): Promise<tf.io.ModelArtifacts> => {
       const file = resolveModelFile(path.resolve(modelJsonPath));
       const parsed = parseModelJson(readModelJsonFile(file), file, options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES);
+      if (parsed.kind === 'graph') {
+        throw new TslabCamError('GRAPH_MODEL', `${file} is a graph model; this handler feeds tf.loadLayersModel.`, 'Load it with loadModel(path) or loadGraphModel(path) instead.');
+      }
       const shards = await readShards({ kind: 'file', path: file }, parsed, DEFAULT_TIMEOUT_MS);
       return {
         modelTopology: parsed.topology, format: parsed.format, generatedBy: parsed.generatedBy, convertedBy: parsed.convertedBy ?? null,

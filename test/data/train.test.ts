@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
-import { loadModel } from '../../src/model/load';
+import { loadLayersModel } from '../../src/model/load';
 import { binaryLoss, learningRateAt, lossFor, multiLabelLoss, positionVaryingShare, scaleGradient, trainJointly, trainModel } from '../../src/data/train';
 import { buildModel } from '../../src/data/architectures';
 import { CancelledError } from '../../src/errors';
@@ -38,7 +38,7 @@ test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, 
   const dir = path.join(out, 'digits-gap');
   assert.ok(fs.existsSync(path.join(dir, 'tslab-cam.json')));
   await initBackend();
-  const model = await loadModel(path.join(dir, 'model.json'));
+  const model = await loadLayersModel(path.join(dir, 'model.json'));
   assert.deepEqual(model.outputs[0].shape, [null, 10]);
   assert.ok(model.getLayer('gap') && model.getLayer('relu4'));
 
@@ -47,7 +47,7 @@ test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, 
   const fcLosses = lossesOf(trainScript(['--model', 'digits-fc', '--out', out, ...SMOKE])).pop() ?? [];
   const fcFirst = (fcLosses[0] + fcLosses[1]) / 2, fcLast = (fcLosses[14] + fcLosses[15]) / 2;
   assert.ok(fcLast < fcFirst * 0.8, `head loss fell: ${fcFirst.toFixed(3)} → ${fcLast.toFixed(3)}`);
-  const fc = await loadModel(path.join(out, 'digits-fc', 'model.json'));
+  const fc = await loadLayersModel(path.join(out, 'digits-fc', 'model.json'));
   for (const name of ['conv1', 'bn2', 'conv4', 'bn4']) {
     const a = model.getLayer(name).getWeights(), b = fc.getLayer(name).getWeights();
     assert.equal(a.length, b.length);
@@ -60,8 +60,8 @@ test('smoke: scripts/train.ts runs a few steps on a few scenes, the loss falls, 
   // weights are identical again, they moved, and the summed loss fell.
   const jointLosses = lossesOf(trainScript(['--joint', '--out', out, ...SMOKE]))[0];
   assert.ok((jointLosses[14] + jointLosses[15]) < (jointLosses[0] + jointLosses[1]) * 0.9, `joint loss fell: ${jointLosses[0]} → ${jointLosses[15]}`);
-  const gap2 = await loadModel(path.join(out, 'digits-gap', 'model.json'));
-  const fc2 = await loadModel(path.join(out, 'digits-fc', 'model.json'));
+  const gap2 = await loadLayersModel(path.join(out, 'digits-gap', 'model.json'));
+  const fc2 = await loadLayersModel(path.join(out, 'digits-fc', 'model.json'));
   const conv = (m: tf.LayersModel): number[] => Array.from(m.getLayer('conv3').getWeights()[0].dataSync());
   assert.deepEqual(conv(gap2), conv(fc2));
   assert.notDeepEqual(conv(gap2), conv(model));

@@ -10,7 +10,7 @@ import {
 } from '../../src/model/builtin';
 import { loadImage } from '../../src/model/image';
 import { TslabCamError } from '../../src/errors';
-import { loadModel } from '../../src/model/load';
+import { loadLayersModel } from '../../src/model/load';
 import { accuracyOf, evaluationScenes, predictScenes } from '../../src/data/evaluate';
 import { SAMPLE_SPECS, sampleScene } from '../../src/data/samples';
 import { combined, pointingGame, rate } from '../../src/eval/pointing';
@@ -103,7 +103,7 @@ test('shipped weights reach the stated accuracy on a fixed 200-scene held-out sa
   const before = tf.memory().numTensors;
   const scenes = evaluationScenes({ singles: 100, doubles: 100 });
   for (const name of builtinNames()) {
-    const model = await loadModel(builtinModelPath(name));
+    const model = await loadLayersModel(builtinModelPath(name));
     const acc = accuracyOf(scenes, await predictScenes(model, scenes));
     assert.ok(acc.singleTop1 >= SAMPLE_FLOORS.singleTop1, `${name}: single-digit top-1 ${acc.singleTop1}`);
     assert.ok(acc.doubleBothTop2 >= SAMPLE_FLOORS.doubleBothTop2, `${name}: two-digit both-in-top-2 ${acc.doubleBothTop2}`);
@@ -137,7 +137,7 @@ test('shipped weights: Grad-CAM (both models) and CAM (digits-gap) point at the 
     ['digits-gap', 'gradCam', POINTING_FLOORS.gradCamGap], ['digits-gap', 'cam', POINTING_FLOORS.camGap], ['digits-fc', 'gradCam', POINTING_FLOORS.gradCamFc],
   ];
   for (const [name, method, floor] of runs) {
-    const model = await loadModel(builtinModelPath(name));
+    const model = await loadLayersModel(builtinModelPath(name));
     const report = pointingGame(model, method, undefined, singles, doubles);
     const all = combined(report.single, report.firstOfTwo, report.secondOfTwo), second = report.secondOfTwo;
     assert.equal(all.trials, 150);

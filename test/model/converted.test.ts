@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
-import { loadModel } from '../../src/model/load';
+import { loadLayersModel, loadModel } from '../../src/model/load';
 import { runEngine } from '../../src/model/engine';
 import { TslabCamError } from '../../src/errors';
 import { finiteDifferences, relDiff } from '../helpers/numeric';
@@ -36,7 +36,7 @@ function probe([h, w, c]: readonly number[]): tf.Tensor4D {
 /** Output on the probe equals TensorFlow's, and ∂S_c/∂f at the default target layer equals finite differences. */
 async function checkLayersModel(name: string, fdTolerance = 1e-2): Promise<void> {
   const before = tf.memory().numTensors;
-  const model = await loadModel(path.join(DIR, name));
+  const model = await loadLayersModel(path.join(DIR, name));
   const exp = expectedOf(name);
   const x = probe(exp.inputShape);
   const y = tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
@@ -102,8 +102,8 @@ test('converted Keras 2 model that starts with a Rescaling layer (scale 1/255, o
   await checkLayersModel('rescaling');
 });
 
-test('converted Keras 2 model with a Normalization layer: tfjs 4.22 has no Normalization class, so loadModel refuses it by name (MODEL_LOAD)', async () => {
-  await checkRefused('normalization', 'MODEL_LOAD', /'Normalization'/);
+test('converted Keras 2 model with a Normalization layer: tfjs 4.22 has no Normalization class; tslab-cam registers one, so it loads and matches TensorFlow', async () => {
+  await checkLayersModel('normalization');
 });
 
 test('converted tf_keras.applications.MobileNetV3Small: its `x + 3` is saved as a TFOpLambda layer, which tfjs cannot rebuild (MODEL_LOAD)', async () => {
@@ -114,22 +114,26 @@ test('converted MobileNetV3-small layout written with standard layers (hard-swis
   await checkLayersModel('mobilenetv3-small-layers');
 });
 
-test('converted Keras 3 .keras (--input_format=keras_keras): tfjs 4.22 cannot rebuild Keras 3 JSON (its InputLayer has batch_shape, not batch_input_shape), a typed MODEL_LOAD', async () => {
-  await checkRefused('keras3-keras', 'MODEL_LOAD', /InputLayer/);
+test('converted Keras 3 .keras (--input_format=keras_keras): tfjs 4.22 alone cannot rebuild Keras 3 JSON; loadModel normalises it, so it loads and matches TensorFlow', async () => {
+  await checkLayersModel('keras3-keras');
 });
 
-test('converted SavedModel → graph model: tf.loadGraphModel loads it and it computes what its layers twin (keras2-h5) computes', async () => {
+test('converted SavedModel → graph model: tf.loadGraphModel and loadModel load it and it computes what its layers twin (keras2-h5) computes', async () => {
   const before = tf.memory().numTensors;
   const graph = await tf.loadGraphModel(folderHandler(path.join(DIR, 'saved-model')));
-  const twin = await loadModel(path.join(DIR, 'keras2-h5'));
+  const twin = await loadLayersModel(path.join(DIR, 'keras2-h5'));
   const exp = expectedOf('saved-model');
   const x = probe(exp.inputShape);
   const g = tf.tidy(() => (graph.predict(x) as tf.Tensor).dataSync());
   const l = tf.tidy(() => (twin.predict(x) as tf.Tensor).dataSync());
   assert.ok(relDiff(g, exp.output) <= 1e-4, `graph model vs TensorFlow: rel ${relDiff(g, exp.output)}`);
   assert.ok(relDiff(g, l) <= 1e-5, `graph model vs its layers twin: rel ${relDiff(g, l)}`);
-  // loadModel, the layers-model entry point, refuses it with the conversion advice.
-  await checkRefused('saved-model', 'GRAPH_MODEL', /graph/i);
+  // loadModel reads graph models too, and its engine gives the layers twin's scores.
+  const loaded = await loadModel(path.join(DIR, 'saved-model'));
+  assert.ok(loaded instanceof tf.GraphModel);
+  const viaLoad = tf.tidy(() => (loaded.predict(x) as tf.Tensor).dataSync());
+  assert.ok(relDiff(viaLoad, l) <= 1e-5, `loadModel's graph model vs its layers twin: rel ${relDiff(viaLoad, l)}`);
+  loaded.dispose();
   x.dispose();
   twin.dispose();
   graph.dispose();

@@ -8,11 +8,12 @@ import type { AddressInfo } from 'net';
 import { pathToFileURL } from 'url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
-import { loadModel, saveModel, weightSpecBytes, modelFileIOHandler } from '../../src/model/load';
+import { loadGraphModel, loadLayersModel, loadModel, saveModel, weightSpecBytes, modelFileIOHandler } from '../../src/model/load';
 import { attachModelMeta, builtinModelPath, modelMetaOf, META_FILE, type ModelMeta } from '../../src/model/builtin';
 import { TslabCamError, type ErrorCode } from '../../src/errors';
 import { nested, randomizeBatchNorm, randomImages, resNet } from '../fixtures/models';
 import { writeKerasFixture } from '../fixtures/keras-model';
+import { layersToGraph, type GraphFixture } from '../fixtures/graph-models';
 
 let tmp: string;
 let server: http.Server;
@@ -31,6 +32,13 @@ function convBnDense(): tf.LayersModel {
   const model = tf.model({ inputs: input, outputs: out, name: 'conv_bn_dense' });
   randomizeBatchNorm(model, 9);
   return model;
+}
+
+/** Writes a graph fixture as tensorflowjs_converter lays it out: model.json + one shard. */
+function writeGraph(g: GraphFixture, dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(g.modelJson));
+  fs.writeFileSync(path.join(dir, g.modelJson.weightsManifest[0].paths[0]), Buffer.from(g.weightData));
 }
 
 function predict(model: tf.LayersModel, x: tf.Tensor): Float32Array {
@@ -133,13 +141,10 @@ async function writeBadFiles(): Promise<void> {
   const elsewhere = JSON.parse(goodJson) as { weightsManifest: Array<{ paths: string[] }> };
   elsewhere.weightsManifest[0].paths = ['http://127.0.0.2:9/weights.bin'];
   fs.writeFileSync(path.join(copyDir(good, path.join(tmp, 'other-origin')), 'model.json'), JSON.stringify(elsewhere));
-  const graph = path.join(tmp, 'graph');
-  fs.mkdirSync(graph);
-  fs.writeFileSync(path.join(graph, 'model.json'), JSON.stringify({
-    format: 'graph-model', generatedBy: '2.15.0', convertedBy: 'TensorFlow.js Converter v4.22.0',
-    modelTopology: { node: [{ name: 'x', op: 'Placeholder' }], library: {}, versions: { producer: 1 } },
-    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [] }],
-  }));
+  const twin = convBnDense();
+  const graphFixture = layersToGraph(twin);
+  writeGraph(graphFixture, path.join(tmp, 'graph'));
+  twin.dispose();
 }
 
 after(async () => {
@@ -169,7 +174,7 @@ test('saveModel → loadModel reproduces predictions bit for bit (conv, BN, dept
   assert.match(path.basename(many.weightFiles[1]), /^group1-shard2of\d+\.bin$/);
 
   for (const source of [one.modelJson, many.dir, pathToFileURL(one.modelJson).href]) {
-    const loaded = await loadModel(source);
+    const loaded = await loadLayersModel(source);
     assert.notEqual(loaded, model);
     assert.deepEqual(Array.from(predict(loaded, x)), Array.from(want), `predictions differ after loading ${source}`);
     assert.deepEqual(loaded.layers.map((l) => l.name), model.layers.map((l) => l.name));
@@ -185,7 +190,7 @@ test('nested sub-models and residual topologies survive the round trip bit for b
   for (const [name, model] of [['nested', nested()], ['resnet', resNet()]] as const) {
     randomizeBatchNorm(model, 4);
     const saved = await saveModel(model, path.join(tmp, `rt-${name}`));
-    const loaded = await loadModel(saved.dir);
+    const loaded = await loadLayersModel(saved.dir);
     const x = randomImages(2, model.inputs[0].shape[1] as number, 6);
     assert.deepEqual(Array.from(predict(loaded, x)), Array.from(predict(model, x)), name);
     x.dispose();
@@ -219,13 +224,13 @@ test('metadata attached to a model is saved beside it and attached again on load
   attachModelMeta(model, meta);
   const saved = await saveModel(model, path.join(tmp, 'with-meta'));
   assert.equal(saved.metaFile, path.join(saved.dir, META_FILE));
-  const loaded = await loadModel(saved.dir);
+  const loaded = await loadLayersModel(saved.dir);
   assert.deepEqual(modelMetaOf(loaded), meta);
   // Broken metadata is refused before any tensor exists.
   const badMeta = copyDir(saved.dir, path.join(tmp, 'bad-meta'));
   fs.writeFileSync(path.join(badMeta, META_FILE), JSON.stringify({ inputSize: [12], channels: 3, inputRange: [0, 1] }));
   await expectLoadError(() => loadModel(badMeta), 'MODEL_LOAD', /tslab-cam\.json cannot be used: inputSize/);
-  const without = await loadModel(path.join(tmp, 'good'));
+  const without = await loadLayersModel(path.join(tmp, 'good'));
   assert.equal(modelMetaOf(without), null);
   model.dispose();
   loaded.dispose();
@@ -244,7 +249,7 @@ test('a Keras-converted layers-model (Functional and Sequential, BN, quantized) 
   ];
   for (const v of variants) {
     const fx = writeKerasFixture(path.join(tmp, `keras-${v.name}`), v.o);
-    const model = await loadModel(fx.modelJson);
+    const model = await loadLayersModel(fx.modelJson);
     const x = tf.tensor4d(fx.input.flat(), [1, 3, 3, 1]);
     const got = Array.from(predict(model, x));
     if (!v.o.batchNorm) {
@@ -278,7 +283,7 @@ test('loading from an http URL on a loopback server: model.json, its shards and 
   await saveModel(model, path.join(tmp, 'served'), { shardBytes: 300 });
   const x = randomImages(2, 12, 8);
   requests = [];
-  const loaded = await loadModel(`${base}/served/model.json`);
+  const loaded = await loadLayersModel(`${base}/served/model.json`);
   assert.deepEqual(Array.from(predict(loaded, x)), Array.from(predict(model, x)));
   assert.deepEqual(modelMetaOf(loaded)?.inputSize, [12, 12]);
   const shards = fs.readdirSync(path.join(tmp, 'served')).filter((f) => f.endsWith('.bin'));
@@ -286,7 +291,7 @@ test('loading from an http URL on a loopback server: model.json, its shards and 
   for (const f of ['model.json', META_FILE, ...shards]) assert.ok(requests.includes(`/served/${f}`), `${f} not requested: ${requests.join(' ')}`);
   // A Keras-converted model over http too.
   writeKerasFixture(path.join(tmp, 'served-keras'));
-  const keras = await loadModel(new URL(`${base}/served-keras/model.json`));
+  const keras = await loadLayersModel(new URL(`${base}/served-keras/model.json`));
   const kx = tf.tensor4d([1, 2, 0, 0, 1, 3, 2, 0, 1], [1, 3, 3, 1]);
   assert.deepEqual(Array.from(predict(keras, kx)), [4, -2.375]);
   [model, loaded, keras].forEach((m) => m.dispose());
@@ -302,13 +307,12 @@ test('bad model files: corrupt, truncated, missing or mis-sized shards, graph mo
   const e1 = await expectLoadError(() => loadModel(path.join(tmp, 'short-shard')), 'MODEL_LOAD', new RegExp(`holds ${bin - 10} bytes.*need ${bin} bytes.*truncated`));
   assert.match(e1.fix, /again/);
   await expectLoadError(() => loadModel(path.join(tmp, 'long-shard')), 'MODEL_LOAD', new RegExp(`holds ${bin + 8} bytes.*need ${bin} bytes`));
-  const g = await expectLoadError(() => loadModel(path.join(tmp, 'graph')), 'GRAPH_MODEL', /graph model/);
-  assert.match(g.fix, /tensorflowjs_converter --input_format keras/);
-  assert.match(g.fix, /tfjs_layers_model/);
+  const g = await expectLoadError(() => loadLayersModel(path.join(tmp, 'graph')), 'GRAPH_MODEL', /graph model/);
+  assert.match(g.fix, /loadModel\(source\) or loadGraphModel\(source\)/);
 
   const noTopology = path.join(tmp, 'no-topology.json');
   fs.writeFileSync(noTopology, JSON.stringify({ weightsManifest: [] }));
-  await expectLoadError(() => loadModel(noTopology), 'GRAPH_MODEL', /no layers topology/);
+  await expectLoadError(() => loadModel(noTopology), 'GRAPH_MODEL', /no topology/);
 
   const savedModel = path.join(tmp, 'saved_model_dir');
   fs.mkdirSync(savedModel);
@@ -409,7 +413,7 @@ test('bad URLs: HTML page, 404, refused connection, mis-sized shard over http', 
   await expectLoadError(() => loadModel(`${base}/long-shard/model.json`), 'MODEL_LOAD', /holds \d+ bytes.*need \d+ bytes/);
   await expectLoadError(() => loadModel(`${base}/missing-shard/model.json`), 'MODEL_LOAD', /weights\.bin answered HTTP 404/);
   await expectLoadError(() => loadModel(`${base}/corrupt/model.json`), 'MODEL_LOAD', /model\.json is not valid JSON/);
-  await expectLoadError(() => loadModel(`${base}/graph/model.json`), 'GRAPH_MODEL', /graph model/);
+  await expectLoadError(() => loadLayersModel(`${base}/graph/model.json`), 'GRAPH_MODEL', /graph model/);
   await expectLoadError(() => loadModel('ftp://example.invalid/model.json'), 'MODEL_LOAD', /cannot read ftp: URLs/);
   await expectLoadError(() => loadModel(`${base}/slow/model.json`, { timeoutMs: 300 }), 'MODEL_LOAD', /timed out/);
   await expectLoadError(() => loadModel(`${base}/html-shard/model.json`), 'MODEL_LOAD', /weights\.bin returned an HTML page/);
@@ -423,8 +427,8 @@ test('bad URLs: HTML page, 404, refused connection, mis-sized shard over http', 
 
 test('objects that are not LayersModels, and unknown built-ins', async () => {
   const graph = new tf.GraphModel('http://127.0.0.1:1/model.json');
-  const g = await expectLoadError(() => loadModel(graph as unknown as tf.LayersModel), 'GRAPH_MODEL', /tf\.GraphModel/);
-  assert.match(g.fix, /tensorflowjs_converter --input_format keras/);
+  const g = await expectLoadError(() => loadModel(graph), 'GRAPH_MODEL', /has not been loaded/);
+  assert.match(g.fix, /tf\.loadGraphModel/);
   const graphLike = { modelVersion: '1', inputNodes: ['x'], outputNodes: ['y'], executeAsync: async () => null };
   await expectLoadError(() => loadModel(graphLike as unknown as tf.LayersModel), 'NOT_A_MODEL', /Expected a tf\.LayersModel/);
   await expectLoadError(() => loadModel({} as unknown as tf.LayersModel), 'NOT_A_MODEL', /Expected a tf\.LayersModel, got an object/);
@@ -434,8 +438,10 @@ test('objects that are not LayersModels, and unknown built-ins', async () => {
   await expectLoadError(() => loadModel(''), 'MODEL_LOAD', /empty string/);
   // A model made by a second copy of tfjs (e.g. the notebook's own node_modules) fails instanceof.
   class Sequential { layers = []; }
-  const foreign = await expectLoadError(() => loadModel(new Sequential() as unknown as tf.LayersModel), 'NOT_A_MODEL', /different copy of @tensorflow\/tfjs/);
-  assert.match(foreign.fix, /import \{ tf \} from 'tslab-cam'/);
+  const foreign = await expectLoadError(() => loadModel(new Sequential() as unknown as tf.LayersModel), 'NOT_A_MODEL',
+    /Sequential made by another copy of @tensorflow\/tfjs, but tslab-cam runs on its own @tensorflow\/tfjs 4\.22\.0/);
+  assert.match(foreign.fix, /npm install @tensorflow\/tfjs@4\.22\.0/);
+  assert.match(foreign.fix, /import \{ tf \} from "tslab-cam"/);
 
   const model = convBnDense();
   assert.equal(await loadModel(model), model, 'a LayersModel in memory is returned as is');
@@ -445,7 +451,7 @@ test('objects that are not LayersModels, and unknown built-ins', async () => {
 test('concurrent loads, one failing halfway through its topology, leave the others intact', async () => {
   const before = tf.memory().numTensors;
   const results = await Promise.allSettled([
-    loadModel(path.join(tmp, 'good')), loadModel(path.join(tmp, 'half-built')), loadModel(path.join(tmp, 'good')), loadModel(path.join(tmp, 'short-shard')),
+    loadLayersModel(path.join(tmp, 'good')), loadLayersModel(path.join(tmp, 'half-built')), loadLayersModel(path.join(tmp, 'good')), loadLayersModel(path.join(tmp, 'short-shard')),
   ]);
   assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected']);
   const models = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -458,7 +464,7 @@ test('concurrent loads, one failing halfway through its topology, leave the othe
 
 test('after every failure a valid load still works, and the IOHandler serves tf.loadLayersModel', async () => {
   const before = tf.memory().numTensors;
-  const loaded = await loadModel(path.join(tmp, 'good', 'model.json'));
+  const loaded = await loadLayersModel(path.join(tmp, 'good', 'model.json'));
   const viaHandler = await tf.loadLayersModel(modelFileIOHandler(path.join(tmp, 'good')));
   const x = randomImages(1, 12, 3);
   assert.deepEqual(Array.from(predict(viaHandler, x)), Array.from(predict(loaded, x)));
@@ -467,4 +473,28 @@ test('after every failure a valid load still works, and the IOHandler serves tf.
   viaHandler.dispose();
   x.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('graph models load from a path, a folder, a URL or an object, and predict what their layer twin predicts', async () => {
+  const before = tf.memory().numTensors;
+  const twin = convBnDense();
+  const x = randomImages(2, 12, 6);
+  const want = predict(twin, x);
+  for (const source of [path.join(tmp, 'graph'), path.join(tmp, 'graph', 'model.json'), `${base}/graph/model.json`, pathToFileURL(path.join(tmp, 'graph', 'model.json'))]) {
+    const m = await loadModel(source);
+    assert.ok(m instanceof tf.GraphModel, `${String(source)} did not load as a GraphModel`);
+    const got = tf.tidy(() => (m.execute(x) as tf.Tensor).dataSync() as Float32Array);
+    assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= 1e-6), String(source));
+    // The object itself is accepted as it is.
+    assert.equal(await loadModel(m), m);
+    assert.equal(await loadGraphModel(m), m);
+    m.dispose();
+  }
+  const g = await loadGraphModel(path.join(tmp, 'graph'));
+  assert.ok(g instanceof tf.GraphModel);
+  g.dispose();
+  await expectLoadError(() => loadGraphModel(path.join(tmp, 'good')), 'NOT_A_MODEL', /holds a layers model/);
+  x.dispose();
+  twin.dispose();
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
 });

@@ -312,8 +312,10 @@ export async function checkInteractions(page: Page): Promise<string> {
   for (let k = 0; k < 49 && !(label && Number(label[3]) > 0.2); k++) {
     await page.mouse.move(box.x + box.width * (0.2 + 0.1 * (k % 7)), box.y + box.height * (0.2 + 0.1 * Math.floor(k / 7)), { steps: 2 });
     if (await hover.count() === 0) continue;
-    text = (await hover.first().textContent()) ?? '';
-    label = /x=(\d+) y=(\d+)\s*value=(-?[\d.]+(?:e[+-]?\d+)?)/.exec(text);
+    // With hovermode 'x' the input's pixel and the map's value each get a label: read the map's.
+    const texts = await hover.allTextContents();
+    text = texts.join(' | ');
+    label = texts.map((t) => /x=(\d+) y=(\d+)\s*value=(-?[\d.]+(?:e[+-]?\d+)?)/.exec(t)).find((m) => m !== null) ?? null;
   }
   assert.ok(label, `a hover label with x, y and value: ${text}`);
   const [x, y, value] = [Number(label[1]), Number(label[2]), Number(label[3])];
