@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'MODEL_TOO_LARGE'
   | 'UNKNOWN_BUILTIN'
   | 'BACKEND'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'BAD_SAMPLE'
+  | 'CANCELLED';
 
 export class TslabCamError extends Error {
   readonly code: ErrorCode;
