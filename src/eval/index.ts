@@ -5,7 +5,7 @@ export { registerMetric, metricNames, metricOf, metricLabel, type MetricInfo, ty
 export { evaluate, forwardFor, measurableMethods, type EvaluateOptions, type EvaluateProgress } from './evaluate';
 export { sanityCheck, sanityVerdict, copyModel, cascadeLayers, randomiseLayer, SANITY_THRESHOLD, type SanityReport, type SanityCurve, type SanityStage, type SanityOptions } from './sanity';
 export { saliencyOf } from './saliency';
-export { samplesFromScenes, builtinEvalSamples } from './samples';
+export { samplesFromScenes, builtinEvalSamples, heldOutSamples } from './samples';
 export { estimate, spearman, ssim, ranks, pearson } from './stats';
 export { boxIoU, maskIoU, maskBox, thresholdMap, largestRegionBox, checkSample } from './geometry';
 export { orderByMap, curveImages, baselineImage, blurImage, auc, imputeLinear } from './perturb';

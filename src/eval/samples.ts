@@ -1,5 +1,6 @@
 /** Evaluation samples from the built-in scenes (generated, or the committed sample PNGs). */
 import type { Scene } from '../data/scenes';
+import { evaluationScenes } from '../data/evaluate';
 import { builtinSamples } from '../model/builtin';
 import { loadImage } from '../model/image';
 import type * as tf from '@tensorflow/tfjs';
@@ -25,4 +26,12 @@ export async function builtinEvalSamples(model: tf.LayersModel): Promise<EvalSam
     out.push({ pixels: Float32Array.from(pixels), width, height, channels, box: d.box, mask: d.mask, classIndex: d.label, name: s.name });
   }
   return out;
+}
+
+/**
+ * `count` held-out scenes as samples (test split, the evaluation seed: half one digit, half two,
+ * the first digit's class): the set `npm run evaluate` measures on.
+ */
+export function heldOutSamples(count: number): EvalSample[] {
+  return samplesFromScenes(evaluationScenes({ singles: Math.ceil(count / 2), doubles: Math.floor(count / 2) }));
 }
