@@ -188,7 +188,9 @@ export function tablesMarkdown(tables: readonly { kind: string; table: EvalTable
   return out.join('\n');
 }
 
-main().catch((e) => {
-  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}
