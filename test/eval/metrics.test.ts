@@ -48,6 +48,7 @@ test('localisation: a map pointing elsewhere misses everything', () => {
   assert.equal(score('maskIoU', inputOf(elsewhere)), 0);
   assert.equal(score('localisationError', inputOf(elsewhere)), 1);
   assert.equal(score('pointing', inputOf(new Float32Array(W * H))), 0, 'a constant map points nowhere');
+  assert.equal(score('energyPointing', inputOf(new Float32Array(W * H))), 0, 'an empty map has no energy inside');
 });
 
 test('localisation: tolerance 15 px at 224 scales to 4 px at 64; energy counts partial mass; IoU at a threshold', () => {

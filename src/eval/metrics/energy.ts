@@ -8,7 +8,7 @@ import { registerMetric } from '../registry';
 import type { MetricInput } from '../types';
 import { boxOf } from './require';
 
-/** 100 · (map mass in the region) / (map mass); NaN for a map with no mass. */
+/** 100 · (map mass in the region) / (map mass); 0 for a map with no mass (it points nowhere, as a flat map misses the pointing game). */
 export function energyShare(map: Float32Array, width: number, inRegion: (x: number, y: number, i: number) => boolean): number {
   let all = 0, inner = 0;
   for (let i = 0; i < map.length; i++) {
@@ -16,7 +16,7 @@ export function energyShare(map: Float32Array, width: number, inRegion: (x: numb
     all += v;
     if (v && inRegion(i % width, Math.floor(i / width), i)) inner += v;
   }
-  return all > 0 ? (100 * inner) / all : NaN;
+  return all > 0 ? (100 * inner) / all : 0;
 }
 
 registerMetric({
