@@ -6,8 +6,14 @@
  *   npm run evaluate -- --write             # also store the figures in models/NAME/tslab-cam.json
  *   npm run evaluate -- --singles 500 --doubles 500 --pointing 200
  *
+ *   npm run evaluate -- --metrics 500 --readme   # every method × the README metrics on 500 scenes
+ *
  * Options: --model digits-gap|digits-fc|all, --singles N, --doubles N (accuracy scenes),
  * --pointing N (single- and two-digit scenes each for the pointing game; 0 skips it),
+ * --metrics N (held-out scenes for evaluate(): every registered method × pointing, energy
+ * pointing, localisation error, Average Drop, Increase in Confidence, deletion / insertion AUC,
+ * sanity ρ; default 500, 0 skips it), --steps N (deletion / insertion steps, default 64),
+ * --readme (write the table into README.md between <!-- eval-table --> markers),
  * --dir DIR (models folder; default the package's), --write, --json.
  */
 import * as fs from 'fs';
@@ -22,6 +28,9 @@ import { loadLayersModel } from '../src/model/load';
 import { createProgress, progressBarSink } from '../src/notebook/progress';
 import { CancelledError } from '../src/errors';
 import { Method, PointingReport, combined, pointingGame } from '../src/eval/pointing';
+import { evaluate, samplesFromScenes, metricOf, type EvalTable } from '../src/eval';
+import { methodLabel } from '../src/explain/registry';
+import { writeSection } from '../bench/sections';
 
 interface Args {
   models: BuiltinKind[];
@@ -31,10 +40,16 @@ interface Args {
   dir: string;
   write: boolean;
   json: boolean;
+  metrics: number;
+  steps: number;
+  readme: boolean;
 }
 
+/** The README table's metrics, in its column order. */
+export const README_METRICS = ['pointing', 'energyPointing', 'localisationError', 'averageDrop', 'increaseInConfidence', 'deletion', 'insertion', 'sanity'] as const;
+
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { models: [...BUILTIN_KINDS], singles: 2000, doubles: 2000, pointing: 1000, dir: path.join(packageRoot(), 'models'), write: false, json: false };
+  const a: Args = { models: [...BUILTIN_KINDS], singles: 2000, doubles: 2000, pointing: 1000, dir: path.join(packageRoot(), 'models'), write: false, json: false, metrics: 500, steps: 64, readme: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const num = (): number => {
@@ -52,6 +67,9 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--dir') a.dir = path.resolve(argv[++i]);
     else if (k === '--write') a.write = true;
     else if (k === '--json') a.json = true;
+    else if (k === '--metrics') a.metrics = num();
+    else if (k === '--steps') a.steps = num();
+    else if (k === '--readme') a.readme = true;
     else throw new Error(`unknown option ${k}`);
   }
   return a;
@@ -76,6 +94,7 @@ async function main(): Promise<void> {
   const pointDoubles = evaluationScenes({ singles: 0, doubles: args.pointing });
   const lines: string[] = [];
   const results: Record<string, unknown> = {};
+  const tables: { kind: string; table: EvalTable; seconds: number }[] = [];
   for (const kind of args.models) {
     const modelJson = path.join(args.dir, kind, 'model.json');
     const model = await loadLayersModel(modelJson);
@@ -89,6 +108,15 @@ async function main(): Promise<void> {
         pointing[m] = summary(pointingGame(model, m, meta.targetLayer, pointSingles, pointDoubles, (n) => bar.tick(n)));
         bar.done();
       }
+    }
+    let table: EvalTable | null = null;
+    if (args.metrics > 0) {
+      const samples = samplesFromScenes(evaluationScenes({ singles: Math.ceil(args.metrics / 2), doubles: Math.floor(args.metrics / 2) }));
+      const bar = createProgress({ total: samples.length, label: `metrics ${kind}`, mode: 'terminal' });
+      const t0 = Date.now();
+      table = await evaluate(model, samples, { metrics: [...README_METRICS], steps: args.steps, onProgress: (p) => bar.update(p.done) });
+      bar.done();
+      tables.push({ kind, table, seconds: (Date.now() - t0) / 1000 });
     }
     model.dispose();
     const evaluation = {
@@ -108,16 +136,64 @@ async function main(): Promise<void> {
       fs.writeFileSync(file, JSON.stringify({ ...meta, evaluation }, null, 2) + '\n');
     }
   }
+  if (tables.length) {
+    const md = tablesMarkdown(tables, args.steps, backend.name);
+    lines.push('', md);
+    if (args.readme) writeSection(path.join(packageRoot(), 'README.md'), 'eval-table', md);
+    if (args.json) for (const t of tables) results[`${t.kind}:metrics`] = t.table;
+  }
   process.stderr.write(lines.join('\n') + '\n');
   if (args.json) process.stdout.write(JSON.stringify(results) + '\n');
   if (tf.memory().numTensors > 0) process.stderr.write(`note: ${tf.memory().numTensors} tensors still allocated\n`);
 }
 
-main().catch((e) => {
-  if (e instanceof CancelledError) {
-    process.stderr.write(`${e.message}\nNothing was written.\n`);
-    process.exit(130);
+const cell = (t: EvalTable, method: string, metric: string): { mean: number; low: number; high: number } => t.cells[t.methods.indexOf(method)][t.metrics.indexOf(metric)];
+const fmt = (v: number, digits = 3): string => (Number.isFinite(v) ? Number(v.toPrecision(digits)).toString() : '–');
+
+/** Whether `method` beats the floor on `metric`: its 95% CI lies entirely on the better side of the floor's. */
+function beats(t: EvalTable, method: string, floor: string, metric: string): boolean {
+  const a = cell(t, method, metric), f = cell(t, floor, metric);
+  return metricOf(metric).direction === 'higher' ? a.low > f.high : a.high < f.low;
+}
+
+/** The README section: one methods × metrics table per model, and which methods beat Random-CAM. */
+export function tablesMarkdown(tables: readonly { kind: string; table: EvalTable; seconds: number }[], steps: number, backend: string): string {
+  const out: string[] = [];
+  for (const { kind, table, seconds } of tables) {
+    const head = README_METRICS.map((m) => `${metricOf(m).label} ${metricOf(m).direction === 'higher' ? '↑' : '↓'}`);
+    out.push(`**${kind}** — ${table.samples} held-out scenes (test split, seed ${EVAL_SEED}; half one digit, half two digits, the first digit's class), ` +
+      `${steps} deletion/insertion steps, ${backend} backend, ${fmt(seconds)} s for the whole table. Mean ± 95% CI half-width.`, '');
+    out.push(`| method | ${head.join(' | ')} | ms / image |`, `|---|${README_METRICS.map(() => '---:').join('|')}|---:|`);
+    for (const m of table.methods) {
+      const cells = README_METRICS.map((metric) => {
+        const c = cell(table, m, metric);
+        return `${fmt(c.mean)} ± ${fmt(c.high - c.mean, 2)}`;
+      });
+      out.push(`| ${methodLabel(m)} | ${cells.join(' | ')} | ${fmt(table.msPerImage[m])} |`);
+    }
+    const floor = table.methods.includes('randomCam') ? 'randomCam' : null;
+    out.push('');
+    if (floor) {
+      for (const m of table.methods.filter((x) => x !== floor)) {
+        const won = README_METRICS.filter((metric) => beats(table, m, floor, metric)).map((metric) => metricOf(metric).label);
+        out.push(`- ${methodLabel(m)} beats Random-CAM on ${won.length ? won.join(', ') : 'no metric'} (95% CIs apart).`);
+      }
+    } else {
+      out.push('- Random-CAM (the floor) is not registered in this build, so no floor comparison.');
+    }
+    out.push('');
   }
-  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-  process.exit(1);
-});
+  out.push('Sanity ρ: Spearman correlation of the map with the map on a copy of the model with every layer randomised (Adebayo et al. 2018); a method whose ρ stays ≥ 0.5 fails. Written by `npm run evaluate -- --readme`.');
+  return out.join('\n');
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    if (e instanceof CancelledError) {
+      process.stderr.write(`${e.message}\nNothing was written.\n`);
+      process.exit(130);
+    }
+    process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

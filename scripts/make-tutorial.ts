@@ -1,5 +1,5 @@
 /**
- * Writes the tutorial notebooks notebooks/01…05 (Japanese first, English alongside). They follow
+ * Writes the tutorial notebooks notebooks/01…05 and 07 (Japanese first, English alongside). They follow
  * the article's order: GAP → CAM → Grad-CAM → guided backprop → your own model, on the built-in
  * models, offline. Regenerate after changing the cells: node -r ts-node/register scripts/make-tutorial.ts
  */
@@ -202,6 +202,50 @@ Without \`layer\`, the last spatial feature map before the head is used. A misty
     `const file = tc.builtinSamples()[1].path;\nconst img = await tc.loadImage(file, { model: loaded });\nconst mineGc = tc.gradCam(loaded, img, { layer: "my_conv2" });\nmineGc`,
     'tc.verify(mineGc, { model: loaded, image: img })',
     'tc.explain(loaded, tf.concat([img, img, img]), { classIndex: [0, 1, 2], layer: "my_conv1" })',
+  ],
+  '07-measuring.ipynb': [
+    `%md
+# 07 · よい説明ときれいな説明 / A good explanation or a pretty one?
+
+**日本語** — 見た目がもっともらしい地図が、モデルを説明しているとは限りません。この章では地図を**数値で**測ります。
+
+- **位置の正しさ**(ポインティングゲーム、エネルギー、Grad-CAM 論文の局在化): 地図は正解の数字を指しているか。
+- **忠実さ**(Average Drop、Increase in Confidence、削除/挿入曲線、ROAD): 地図が重要と言う画素を消すと、本当にスコアが下がるか。
+- **健全性チェック**(Adebayo ら 2018): モデルの重みを壊しても地図が変わらないなら、その地図はモデルを説明していない。
+
+**English** — A plausible-looking map need not explain the model. This notebook measures maps: *localisation* (does the map point at the digit?), *faithfulness* (does removing the pixels the map calls important really lower the score?) and the *sanity check* (if the map survives destroying the model's weights, it does not explain the model).`,
+    IMPORT,
+    'const model = await tc.loadModel("builtin:digits-gap");\nconst samples = tc.eval.heldOutSamples(12);\nconsole.log(samples.length, "held-out scenes; metrics:", tc.eval.metricNames().join(", "));',
+    `%md
+## 指標の表 / The table
+
+\`tc.evaluate(model, samples, { methods, metrics })\` は 手法 × 指標 の表(平均と 95% 信頼区間)を返します。手法も指標もレジストリから来るので、新しい手法はそのまま測れます。↑ は大きいほど、↓ は小さいほど良い指標です。
+
+\`tc.evaluate\` returns a methods × metrics table (means, 95% confidence intervals). Methods and metrics come from their registries, so a new method is measured with no other change. ↑: higher is better, ↓: lower is better.`,
+    'const table = await tc.evaluate(model, samples, { methods: ["cam", "gradCam", "guidedBackprop"], metrics: ["pointing", "energyPointing", "localisationError", "averageDrop", "increaseInConfidence", "deletion", "insertion"], steps: 16 });\ntable',
+    'tc.eval.evalBars(table, { title: "digits-gap" })',
+    `%md
+## 削除曲線 / Deletion and insertion
+
+地図の順に画素を消していく(削除)と、よい地図ほどスコアが早く落ちます(曲線の下の面積が小さい)。逆に何もない画像へ戻していく(挿入)と早く上がります。
+
+Removing pixels in the map's order should drop the score fast (a small area under the deletion curve); putting them back should raise it fast (a large insertion area).`,
+    'tc.eval.evalCurves(table, "deletion")',
+    'tc.eval.evalCurves(table, "insertion")',
+    `%md
+## 健全性チェック / The sanity check
+
+モデルのコピーの重みを上の層から 1 層ずつランダムにしていき、各段階で地図を計算し直して元の地図と比べます(スピアマンの順位相関 ρ と SSIM)。ユーザーのモデルは変わりません。比較のため、モデルを一切見ずに入力のエッジだけを返す「きれいな」手法を登録します。
+
+On a copy of the model, randomise the weights from the top layer down, one more layer each stage, recompute the map and compare it with the original (Spearman ρ and SSIM). Your model is never changed. For contrast we register a "pretty" method that never looks at the model: the input's edges.`,
+    'tc.defineMapMethod({\n  name: "edges", label: "Edges (ignores the model)", latex: "E = |\\\\nabla I|", paper: "none: a method that fails on purpose", needs: "forward",\n  batch: (ctx) => tc.tf.tidy(() => {\n    const grey = ctx.images.mean(-1, true) as tc.tf.Tensor4D;\n    const [n, H, W] = grey.shape;\n    const dx = tc.tf.sub(grey.slice([0, 0, 1, 0], [n, H, W - 1, 1]), grey.slice([0, 0, 0, 0], [n, H, W - 1, 1])).abs().pad([[0, 0], [0, 0], [0, 1], [0, 0]]);\n    const dy = tc.tf.sub(grey.slice([0, 1, 0, 0], [n, H - 1, W, 1]), grey.slice([0, 0, 0, 0], [n, H - 1, W, 1])).abs().pad([[0, 0], [0, 1], [0, 0], [0, 0]]);\n    const small = tc.tf.image.resizeBilinear(tc.tf.add(dx, dy) as tc.tf.Tensor4D, [ctx.pass.f.shape[1], ctx.pass.f.shape[2]]);\n    return tc.tf.unstack(small).map((t) => t.dataSync() as Float32Array);\n  }),\n  map: (p) => ({ map: p.extra as Float32Array, parts: {} }),\n});\nconsole.log(tc.methodNames().join(", "));',
+    'const sanity = await tc.eval.sanityCheck(model, samples.slice(0, 6), { methods: ["edges", "gradCam", "guidedBackprop"] });\nsanity',
+    'for (const c of sanity.curves) console.log(c.verdict);',
+    `%md
+**読み方 / Reading it** — 「Edges」は重みを全部壊しても ρ ≈ 1 のまま: きれいでも説明ではありません。Grad-CAM の ρ は最初の段階で大きく下がります。Guided backprop は上の層を壊しても ρ が高く残る傾向があり(Adebayo らの指摘)、全層を壊してようやく下がります。表の \`sanity\` 指標は全層をランダムにしたときの ρ です。
+
+"Edges" keeps ρ ≈ 1 with every weight destroyed: pretty, but not an explanation. Grad-CAM's ρ falls at the first stage. Guided backprop tends to keep a high ρ while the top layers are destroyed (as Adebayo et al. found) and falls only when the lower ones go too. The table's \`sanity\` metric is ρ with every layer randomised.`,
+    'const full = await tc.evaluate(model, samples.slice(0, 6), { methods: ["edges", "gradCam"], metrics: ["pointing", "deletion", "sanity"], steps: 16 });\nfull',
   ],
 };
 

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'UNKNOWN_BUILTIN'
   | 'BACKEND'
   | 'UNSUPPORTED'
+  | 'BAD_SAMPLE'
   | 'CANCELLED'
   | 'OUT_OF_MEMORY';
 

@@ -54,6 +54,12 @@ export * as render from './render';
 export * as display from './notebook';
 export { syntheticExample } from './render/synthetic';
 
+// Measuring explanations: evaluate() at the root, the metric registry and the rest in `eval`.
+export { evaluate } from './notebook/evaluation';
+export type { EvalSample, EvalTable, EvalCell } from './eval';
+/** The eval layer: metrics (a registry like the methods'), evaluate, the sanity check, their figures. */
+export * as eval from './eval-api';
+
 // The explain layer returns plain data; these wrappers make what it returns display itself as a
 // cell's last expression in tslab (and print one line elsewhere). Same signatures.
 export const gap = withDisplay(explainLayer.gap);

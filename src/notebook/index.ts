@@ -22,3 +22,7 @@ export {
   displayableWalkthrough, isWalkthrough, isWalkthroughStep, registerWalkthroughRenderers, stepBundle, stepFigure, stepSummary,
   walkthroughBundle, type StepLike, type WalkthroughLike,
 } from './walkthrough';
+export {
+  evalBars, evalCurves, evalTableBundle, evalTableHtml, evalTableSummary, isEvalTable, isSanityReport, registerEvalRenderers, sanityCurves,
+  sanityVerdictsHtml, evaluate, sanityCheck,
+} from './evaluation';

@@ -84,7 +84,9 @@ export type FigureKind =
   | 'guided'
   | 'image'
   | 'bars'
-  | 'gallery';
+  | 'gallery'
+  | 'evalBars'
+  | 'curves';
 
 /** A figure: interactive spec + static scene + a one-line text summary. */
 export interface Figure {

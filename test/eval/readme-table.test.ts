@@ -1,0 +1,28 @@
+/** The README table of `npm run evaluate`: one row per method, and "beats the floor" only when the 95% CIs are apart in the better direction. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { README_METRICS, tablesMarkdown } from '../../scripts/evaluate';
+import type { EvalTable } from '../../src/eval';
+import '../../src/eval/metrics';
+
+function table(rows: Record<string, number[]>): EvalTable {
+  const methods = Object.keys(rows);
+  return {
+    methods, metrics: [...README_METRICS],
+    cells: methods.map((m) => README_METRICS.map((metric, j) => ({ method: m, metric, mean: rows[m][j], low: rows[m][j] - 0.05, high: rows[m][j] + 0.05, n: 10 }))),
+    values: [], samples: 10, samplesAsked: 10, partial: false, msPerImage: Object.fromEntries(methods.map((m) => [m, 2])),
+  };
+}
+
+test('tablesMarkdown: a row per method; a method beats Random-CAM where its CI is apart on the better side', () => {
+  //                       pointing energy locErr avgDrop incConf deletion insertion sanity
+  const t = table({
+    randomCam: [0.1, 0.2, 0.9, 0.5, 0.1, 0.5, 0.5, 0.0],
+    gradCam: [0.9, 0.2, 0.5, 0.5, 0.1, 0.2, 0.5, 0.02],
+  });
+  const md = tablesMarkdown([{ kind: 'digits-gap', table: t, seconds: 3 }], 64, 'wasm');
+  assert.match(md, /\| Grad-CAM \| 0\.9 ± 0\.05 \|/);
+  assert.match(md, /Grad-CAM beats Random-CAM on Pointing game, Localisation error, Deletion AUC \(95% CIs apart\)/);
+  const noFloor = tablesMarkdown([{ kind: 'digits-fc', table: table({ gradCam: [1, 1, 1, 1, 1, 1, 1, 1] }), seconds: 1 }], 64, 'wasm');
+  assert.match(noFloor, /not registered/);
+});
