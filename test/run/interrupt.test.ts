@@ -92,6 +92,11 @@ const CASES: readonly InterruptCase[] = [
     trigger: 'progress', minDone: 5, maxChunksAfter: 2,
   },
   {
+    name: 'evaluate (awaited): 400 held-out scenes × Grad-CAM × pointing and deletion',
+    code: 'await tc.evaluate(model, tc.eval.heldOutSamples(400), { methods: ["gradCam"], metrics: ["pointing", "deletion"], batchSize: 4 });',
+    trigger: 'delay', delay: 8,
+  },
+  {
     name: 'chunked Grad-CAM sweep, synchronous (stands in for Score-CAM)',
     code: 'tc.run.runChunks({ total: 1000000, chunk: 1, label: "sweep", unit: "maps" }, () => { tc.gradCam(model, image, { classIndex: 3 }); });',
     trigger: 'progress', minDone: 5, maxChunksAfter: 2,
