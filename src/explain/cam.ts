@@ -5,7 +5,7 @@ import { LayerInfo } from '../model/inspect';
 import { gapFeatureLayer, gapHeadOf, modelGapOutput } from './gap';
 import { gapOf, weightedSum } from './maps';
 import { defineMapMethod } from './mapmethod';
-import type { ExplainModel, MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { CamParts, CamResult } from './types';
 import { camIdentities } from './verify';
 
@@ -28,7 +28,7 @@ export function requireGapHead(model: tf.LayersModel, layer?: LayerInfo, head: G
  * CAM reads w_k^c from the Dense layer's weights; a frozen graph keeps them only as anonymous
  * constants behind MatMul nodes, so a graph model is refused with the routes that work.
  */
-export function layersModelForCam(model: ExplainModel): tf.LayersModel {
+export function layersModelForCam(model: ExplainableModel): tf.LayersModel {
   if (model instanceof tf.GraphModel) {
     throw new TslabCamError('GRAPH_MODEL',
       "CAM reads the weights w_k^c of a GlobalAveragePooling2D → Dense head, and a tf.GraphModel (a frozen graph) has nodes and constants, not Keras layers to read them from.",
@@ -83,12 +83,12 @@ export const CAM = defineMapMethod<CamParts, { readonly modelF?: Float32Array; r
 });
 
 /** CAM for one image (see CAM). */
-export function cam(model: ExplainModel, image: tf.Tensor, options: MethodOptions = {}): CamResult {
+export function cam(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): CamResult {
   return CAM.single(model, image, options) as CamResult;
 }
 
 /** CAM for a batch: one forward pass, one result per image. */
-export function camBatch(model: ExplainModel, images: tf.Tensor, options: MethodOptions = {}): CamResult[] {
+export function camBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): CamResult[] {
   return CAM.batch(model, images, options) as CamResult[];
 }
 

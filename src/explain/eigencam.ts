@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { defineMapMethod } from './mapmethod';
 import { firstPrincipalProjection } from './eigen';
 import { reluMap } from './maps';
-import type { ExplainModel, MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { MapResult, NDArray } from './types';
 
 /** What an Eigen-CAM result carries: the common map fields and the signed projection before the ReLU. */
@@ -44,12 +44,12 @@ export const EIGEN_CAM = defineMapMethod<{ readonly projection: NDArray }>({
  * @param options layer, scores (classIndex/target only choose the S reported; the map is class-agnostic), augSmooth
  * @returns raw (h, w) = ReLU(p), projection p (h, w) before the ReLU, normalized, upsampled (H, W); f; S
  */
-export function eigenCam(model: ExplainModel, image: tf.Tensor, options: MethodOptions = {}): EigenCamResult {
+export function eigenCam(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): EigenCamResult {
   return EIGEN_CAM.single(model, image, options) as EigenCamResult;
 }
 
 /** Eigen-CAM for a batch: one forward pass, one result per image. */
-export function eigenCamBatch(model: ExplainModel, images: tf.Tensor, options: MethodOptions = {}): EigenCamResult[] {
+export function eigenCamBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): EigenCamResult[] {
   return EIGEN_CAM.batch(model, images, options) as EigenCamResult[];
 }
 

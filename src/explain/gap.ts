@@ -5,7 +5,7 @@ import { BatchContext, CallContext, defineLayerMethod } from './runner';
 import type { GapHead } from '../model/head';
 import { gapIdentities } from './verify';
 import type { GapResult } from './types';
-import type { ExplainModel, MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 
 /**
  * The model's own GAP output for each image, when the target layer is the one its
@@ -54,12 +54,12 @@ export const GAP = defineLayerMethod<Omit<GapResult, keyof import('./types').Res
 });
 
 /** GAP for one image: f_k and F_k = (1/Z) Σ_{x,y} f_k(x,y) (see GAP). */
-export function gap(model: ExplainModel, image: tf.Tensor, options: MethodOptions = {}): GapResult {
+export function gap(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): GapResult {
   return GAP.single(model, image, options) as GapResult;
 }
 
 /** GAP for a batch: one forward pass, one result per image. */
-export function gapBatch(model: ExplainModel, images: tf.Tensor, options: MethodOptions = {}): GapResult[] {
+export function gapBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): GapResult[] {
   return GAP.batch(model, images, options) as GapResult[];
 }
 

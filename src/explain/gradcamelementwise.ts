@@ -3,7 +3,7 @@ import { defineMapMethod } from './mapmethod';
 import { hadamard } from './eigen';
 import { elementwiseMap, gradsOf } from './family';
 import { reluMap } from './maps';
-import type { ExplainModel, MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { MapResult, NDArray } from './types';
 import { elementwiseIdentities } from './verify';
 
@@ -42,12 +42,12 @@ export const GRAD_CAM_ELEMENT_WISE = defineMapMethod<object>({
  * @param options layer, classIndex or target, scores, eigenSmooth, augSmooth
  * @returns raw (h, w) = Σ_k ReLU(∂S_c/∂f_k ⊙ f_k), normalized, upsampled (H, W); grads (h, w, K); f; S
  */
-export function gradCamElementWise(model: ExplainModel, image: tf.Tensor, options: MethodOptions = {}): GradCamElementWiseResult {
+export function gradCamElementWise(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): GradCamElementWiseResult {
   return GRAD_CAM_ELEMENT_WISE.single(model, image, options) as GradCamElementWiseResult;
 }
 
 /** Element-wise Grad-CAM for a batch: one forward and one backward pass, one result per image. */
-export function gradCamElementWiseBatch(model: ExplainModel, images: tf.Tensor, options: MethodOptions = {}): GradCamElementWiseResult[] {
+export function gradCamElementWiseBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): GradCamElementWiseResult[] {
   return GRAD_CAM_ELEMENT_WISE.batch(model, images, options) as GradCamElementWiseResult[];
 }
 

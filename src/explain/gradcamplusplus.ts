@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ExplainModel } from './registry';
+import type { ExplainableModel } from './registry';
 import { defineWeightsMethod, type WeightParts } from './mapmethod';
 import { EpsilonOptions, epsilonOf, gradsOf } from './family';
 import type { LayerPass } from './runner';
@@ -76,12 +76,12 @@ export const GRAD_CAM_PLUS_PLUS = defineWeightsMethod<{ readonly epsilon: number
  * @returns raw (h, w) = ReLU(Σ_k α_k f_k), normalized, upsampled (H, W); alpha (K); weightedSum (h, w);
  *   grads ∂S_c/∂f (h, w, K); f; S; epsilon
  */
-export function gradCamPlusPlus(model: ExplainModel, image: tf.Tensor, options: EpsilonOptions = {}): GradCamPlusPlusResult {
+export function gradCamPlusPlus(model: ExplainableModel, image: tf.Tensor, options: EpsilonOptions = {}): GradCamPlusPlusResult {
   return GRAD_CAM_PLUS_PLUS.single(model, image, options) as GradCamPlusPlusResult;
 }
 
 /** Grad-CAM++ for a batch: one forward and one backward pass, one result per image. */
-export function gradCamPlusPlusBatch(model: ExplainModel, images: tf.Tensor, options: EpsilonOptions = {}): GradCamPlusPlusResult[] {
+export function gradCamPlusPlusBatch(model: ExplainableModel, images: tf.Tensor, options: EpsilonOptions = {}): GradCamPlusPlusResult[] {
   return GRAD_CAM_PLUS_PLUS.batch(model, images, options) as GradCamPlusPlusResult[];
 }
 

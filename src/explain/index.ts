@@ -1,6 +1,6 @@
 /** The explain layer: the article's quantities as plain data, one file per method, all in one registry. */
 export * from './types';
-export { registerMethod, METHODS, methodNames, methodOf, methodLabel, methodInfo, type MethodInfo, type MethodNeeds, type MethodOptions, type RegisteredMethod, type MethodResults, type MethodOptionsOf, type ExplainModel } from './registry';
+export { registerMethod, METHODS, methodNames, methodOf, methodLabel, methodInfo, type MethodInfo, type MethodNeeds, type MethodOptions, type RegisteredMethod, type MethodResults, type MethodOptionsOf } from './registry';
 export { defineLayerMethod, runLayerMethods, tidyData, type LayerMethod, type LayerMethodDef, type LayerPass, type BatchContext, type CheckContext, type CallContext } from './runner';
 export { defineMapMethod, defineWeightsMethod, type MapMethodDef, type WeightsMethodDef, type WeightParts } from './mapmethod';
 export { isExplainResult, hasMapForms, hasInputImage, isLayerAverages } from './shapes';

@@ -3,13 +3,13 @@ import { foreignTfjsError, isForeignTfjsObject } from '../model/versions';
 import { TslabCamError } from '../errors';
 import { describeValue } from '../model/inspect';
 import { graphInputShape } from '../model/graphmodel';
-import type { ExplainModel } from './registry';
+import type { ExplainableModel } from './registry';
 
 /**
  * Checks an image or batch against what the model takes and returns a (N, H, W, C) float32 batch
  * (a new tensor the caller disposes). Every problem is a BAD_IMAGE error naming the fix.
  */
-export function toBatch(model: ExplainModel, image: unknown): tf.Tensor4D {
+export function toBatch(model: ExplainableModel, image: unknown): tf.Tensor4D {
   if (!(image instanceof tf.Tensor)) {
     if (isForeignTfjsObject(image)) throw foreignTfjsError(image as object, 'image');
     throw new TslabCamError('BAD_IMAGE', `Expected an image tensor, got ${describeValue(image)}.`,

@@ -3,7 +3,7 @@ import { TslabCamError } from '../errors';
 import { defineMapMethod } from './mapmethod';
 import { elementwiseMap, gradsOf } from './family';
 import { mapForms, maxOf, resizeBilinear } from './maps';
-import { ExplainModel, MethodOptions, registerMethod } from './registry';
+import { ExplainableModel, MethodOptions, registerMethod } from './registry';
 import type { MapResult, NDArray } from './types';
 import { layerCamIdentities } from './verify';
 
@@ -87,7 +87,7 @@ function checkLayersOptions(o: LayerCamOptions): { layers: ReadonlyArray<string 
 }
 
 /** LayerCAM at one layer or fused over `layers`; `single` asks for exactly one image. */
-function runLayerCam(model: ExplainModel, images: tf.Tensor, options: LayerCamOptions, single: boolean): LayerCamResult[] {
+function runLayerCam(model: ExplainableModel, images: tf.Tensor, options: LayerCamOptions, single: boolean): LayerCamResult[] {
   const multi = checkLayersOptions(options);
   const { layers: _l, gamma: _g, ...rest } = options;
   const run = (layer: string | number | undefined) => (single ? [LAYER_CAM.single(model, images, { ...rest, layer })] : LAYER_CAM.batch(model, images, { ...rest, layer })) as LayerCamResult[];
@@ -106,7 +106,7 @@ function runLayerCam(model: ExplainModel, images: tf.Tensor, options: LayerCamOp
 }
 
 /** LayerCAM for a batch, at one layer or fused over several with {layers: [...]} (see LAYER_CAM): one result per image. */
-export function layerCamBatch(model: ExplainModel, images: tf.Tensor, options: LayerCamOptions = {}): LayerCamResult[] {
+export function layerCamBatch(model: ExplainableModel, images: tf.Tensor, options: LayerCamOptions = {}): LayerCamResult[] {
   return runLayerCam(model, images, options, false);
 }
 
@@ -119,7 +119,7 @@ export function layerCamBatch(model: ExplainModel, images: tf.Tensor, options: L
  * @returns raw (h, w) = ReLU(Σ_k ReLU(∂S_c/∂f_k) f_k) (fused: the max of the tanh-scaled layer maps at the finest
  *   layer's resolution, with `fused` listing the layers and their scaled maps), normalized, upsampled (H, W); grads; f; S
  */
-export function layerCam(model: ExplainModel, image: tf.Tensor, options: LayerCamOptions = {}): LayerCamResult {
+export function layerCam(model: ExplainableModel, image: tf.Tensor, options: LayerCamOptions = {}): LayerCamResult {
   return runLayerCam(model, image, options, true)[0];
 }
 

@@ -16,7 +16,7 @@ import { chooseClasses, runEngine } from '../model/engine';
 import { runGraph } from '../model/graph';
 import { toBatch } from './input';
 import { mapForms } from './maps';
-import type { ExplainModel, MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { MapForms, NDArray } from './types';
 
 /** The intensity factors and flips of the copies, in the order the batch holds them (the identity first). */
@@ -62,7 +62,7 @@ function topClassesOfGraph(model: tf.GraphModel, batch: tf.Tensor4D, options: Me
 }
 
 /** The options for the pass over the copies: one class per copy, the original image's. */
-function copyOptions(model: ExplainModel, batch: tf.Tensor4D, options: MethodOptions): MethodOptions {
+function copyOptions(model: ExplainableModel, batch: tf.Tensor4D, options: MethodOptions): MethodOptions {
   const n = batch.shape[0];
   const rest: MethodOptions = { ...options, augSmooth: false };
   const t = options.target;
@@ -92,8 +92,8 @@ function copyOptions(model: ExplainModel, batch: tf.Tensor4D, options: MethodOpt
  * one result per image: the unaugmented copy's result with its map forms replaced by the
  * augmentation average (raw = the average of the copies' normalised maps).
  */
-export function augSmoothed<R extends MapForms>(model: ExplainModel, images: tf.Tensor, options: MethodOptions,
-  run: (model: ExplainModel, images: tf.Tensor, options: MethodOptions) => R[][], checkBatch?: (batch: tf.Tensor4D) => void): Array<Array<R & { readonly augmentations: number; readonly smoothed: 'aug' }>> {
+export function augSmoothed<R extends MapForms>(model: ExplainableModel, images: tf.Tensor, options: MethodOptions,
+  run: (model: ExplainableModel, images: tf.Tensor, options: MethodOptions) => R[][], checkBatch?: (batch: tf.Tensor4D) => void): Array<Array<R & { readonly augmentations: number; readonly smoothed: 'aug' }>> {
   const batch = toBatch(model, images);
   try {
     checkBatch?.(batch);
