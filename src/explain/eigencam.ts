@@ -39,7 +39,7 @@ export const EIGEN_CAM = defineMapMethod<{ readonly projection: NDArray }>({
 
 /**
  * Eigen-CAM for one image (the method and its equations: EIGEN_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, scores (classIndex/target only choose the S reported; the map is class-agnostic), augSmooth
  * @returns raw (h, w) = ReLU(p), projection p (h, w) before the ReLU, normalized, upsampled (H, W); f; S

@@ -37,7 +37,7 @@ export const EIGEN_GRAD_CAM = defineMapMethod<{ readonly projection: NDArray }>(
 
 /**
  * Eigen-Grad-CAM for one image (the method and its equations: EIGEN_GRAD_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, classIndex or target, scores, augSmooth
  * @returns raw (h, w) = ReLU(p), projection p (h, w) before the ReLU, normalized, upsampled (H, W); grads (h, w, K); f; S

@@ -37,7 +37,7 @@ export const GRAD_CAM_ELEMENT_WISE = defineMapMethod<object>({
 
 /**
  * Element-wise Grad-CAM for one image (the method and its equations: GRAD_CAM_ELEMENT_WISE).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, classIndex or target, scores, eigenSmooth, augSmooth
  * @returns raw (h, w) = Σ_k ReLU(∂S_c/∂f_k ⊙ f_k), normalized, upsampled (H, W); grads (h, w, K); f; S

@@ -69,7 +69,7 @@ export const GRAD_CAM_PLUS_PLUS = defineWeightsMethod<{ readonly epsilon: number
 
 /**
  * Grad-CAM++ for one image (the method and its equations: GRAD_CAM_PLUS_PLUS).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer (default: the last spatial feature map), classIndex or target, scores,
  *   epsilon (default 1e-6; 0 = the paper's Eq. 19), eigenSmooth, augSmooth

@@ -38,7 +38,7 @@ export const HIRES_CAM = defineMapMethod<object>({
 
 /**
  * HiResCAM for one image (the method and its equations: HIRES_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, classIndex or target, scores, eigenSmooth, augSmooth
  * @returns raw (h, w) = ReLU(Σ_k ∂S_c/∂f_k ⊙ f_k), normalized, upsampled (H, W); grads (h, w, K); f; S

@@ -112,7 +112,7 @@ export function layerCamBatch(model: ExplainableModel, images: tf.Tensor, option
 
 /**
  * LayerCAM for one image, at one layer or fused over several (the method and its equations: LAYER_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, or layers (fused, one pass each) with gamma (default 2); classIndex or target, scores,
  *   eigenSmooth, augSmooth

@@ -55,7 +55,7 @@ export const XGRAD_CAM = defineWeightsMethod<{ readonly epsilon: number }>({
 
 /**
  * XGrad-CAM for one image (the method and its equations: XGRAD_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, classIndex or target, scores, epsilon (default 1e-7; 0 = the paper), eigenSmooth, augSmooth
  * @returns raw (h, w) = ReLU(Σ_k α_k f_k), normalized, upsampled (H, W); alpha (K); weightedSum; grads (h, w, K); epsilon

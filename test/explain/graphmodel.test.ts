@@ -5,7 +5,9 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import * as path from 'path';
 import { initBackend } from '../../src/model/backend';
+import { loadModel } from '../../src/model/load';
 import { runEngine } from '../../src/model/engine';
 import { explain } from '../../src/explain/explain';
 import { methodNames } from '../../src/explain/registry';
@@ -201,4 +203,38 @@ test('display: resultFigure shows a graph model result as it shows the twin\'s',
   x.dispose();
   t.layers.dispose();
   t.graph.dispose();
+});
+
+// A real converted graph model shipped in npm (a devDependency, see test/model/graphmodel-real.test.ts):
+// a mini-Xception whose last conv has one channel per class, followed by Mean and Softmax.
+const EMOTION = path.join(path.dirname(require.resolve('@vladmandic/human')), '..', 'models', 'emotion.json');
+
+test('real graph model (emotion.json, 64×64×1): every method runs, Grad-CAM has its known answer L_c = ReLU(f_c)/Z, identity 5 passes', async () => {
+  const m = await loadModel(EMOTION);
+  assert.ok(m instanceof tf.GraphModel);
+  const x = tf.randomUniform([2, 64, 64, 1], 0, 1, 'float32', 9) as tf.Tensor4D;
+  const before = tf.memory().numTensors;
+  for (const method of methodNames()) {
+    if (REFUSE.has(method)) {
+      assert.throws(() => explain(m, x, { method }), (e: unknown) => e instanceof TslabCamError && e.code === 'GRAPH_MODEL', method);
+      continue;
+    }
+    const r: ExplainResult[] = explain(m, x, { method });
+    assert.equal(r.length, 2, method);
+    const n = numbers(r[0]);
+    assert.ok([...n.values()].every((v) => Array.from(v).every(Number.isFinite)), `${method}: non-finite numbers`);
+    assert.ok(isFigure(resultFigure(r[0])), `${method}: no figure`);
+  }
+  // S_c = mean_{x,y} f_c(x,y) + const at the last conv: ∂S_c/∂f_k = δ_kc / Z, so α = e_c / Z.
+  const one = tf.tidy(() => x.slice([0, 0, 0, 0], [1, -1, -1, -1]));
+  const g = gradCam(m, one) as GradCamResult;
+  const [h, w, K] = g.f.shape;
+  const expected = Float32Array.from({ length: h * w }, (_, p) => Math.max(0, g.f.data[p * K + g.classIndex]) / (h * w));
+  assert.ok(relDiff(g.raw.data, expected) <= 1e-5, `Grad-CAM vs ReLU(f_c)/Z: ${relDiff(g.raw.data, expected)}`);
+  const five = verify(g, { model: m, image: one }).find((c) => c.id === 5)!;
+  assert.ok(five.pass, JSON.stringify(five));
+  one.dispose();
+  assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+  x.dispose();
+  m.dispose();
 });
