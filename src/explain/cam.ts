@@ -5,7 +5,7 @@ import { LayerInfo } from '../model/inspect';
 import { gapFeatureLayer, gapHeadOf, modelGapOutput } from './gap';
 import { gapOf, weightedSum } from './maps';
 import { defineMapMethod } from './mapmethod';
-import type { MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { CamParts, CamResult } from './types';
 import { camIdentities } from './verify';
 
@@ -22,6 +22,19 @@ export function requireGapHead(model: tf.LayersModel, layer?: LayerInfo, head: G
       `Omit layer (or pass '${head.featureLayer.name}') for CAM; use gradCam(model, image, {layer: '${layer.name}'}) for other layers.`);
   }
   return head;
+}
+
+/**
+ * CAM reads w_k^c from the Dense layer's weights; a frozen graph keeps them only as anonymous
+ * constants behind MatMul nodes, so a graph model is refused with the routes that work.
+ */
+export function layersModelForCam(model: ExplainableModel): tf.LayersModel {
+  if (model instanceof tf.GraphModel) {
+    throw new TslabCamError('GRAPH_MODEL',
+      "CAM reads the weights w_k^c of a GlobalAveragePooling2D → Dense head, and a tf.GraphModel (a frozen graph) has nodes and constants, not Keras layers to read them from.",
+      "Use gradCam(model, image) on the graph model: on a GAP → Dense head Grad-CAM's α_k^c = w_k^c / Z, so its map is CAM's (ReLU'd and divided by Z). Or load the layers-format model (tensorflowjs_converter --input_format keras) for CAM itself.");
+  }
+  return model;
 }
 
 /** For each class in `classes`: w^c, the Dense weights from each F_k into class c, and the bias b_c. */
@@ -45,7 +58,7 @@ export const CAM = defineMapMethod<CamParts, { readonly modelF?: Float32Array; r
   defaultLayer: gapFeatureLayer,
   check: (ctx) => {
     const { options } = ctx;
-    requireGapHead(ctx.model, ctx.layer, gapHeadOf(ctx));
+    requireGapHead(layersModelForCam(ctx.model), ctx.layer, gapHeadOf(ctx));
     const t = options.target;
     if (t !== undefined && typeof t !== 'number' && !Array.isArray(t)) {
       throw new TslabCamError('BAD_OPTION', 'CAM explains a class score through the Dense weights w_k^c; a target function has no such weights.',
@@ -53,7 +66,8 @@ export const CAM = defineMapMethod<CamParts, { readonly modelF?: Float32Array; r
     }
   },
   batch: (ctx) => {
-    const weights = classWeights(ctx.model, requireGapHead(ctx.model, undefined, gapHeadOf(ctx)), ctx.pass.classIndices);
+    const model = layersModelForCam(ctx.model);
+    const weights = classWeights(model, requireGapHead(model, undefined, gapHeadOf(ctx)), ctx.pass.classIndices);
     return modelGapOutput(ctx).map((modelF, i) => ({ modelF, ...weights[i] }));
   },
   map: (pass) => {
@@ -69,12 +83,12 @@ export const CAM = defineMapMethod<CamParts, { readonly modelF?: Float32Array; r
 });
 
 /** CAM for one image (see CAM). */
-export function cam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): CamResult {
+export function cam(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): CamResult {
   return CAM.single(model, image, options) as CamResult;
 }
 
 /** CAM for a batch: one forward pass, one result per image. */
-export function camBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): CamResult[] {
+export function camBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): CamResult[] {
   return CAM.batch(model, images, options) as CamResult[];
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { defineMapMethod } from './mapmethod';
 import { firstPrincipalProjection } from './eigen';
 import { reluMap } from './maps';
-import type { MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { MapResult, NDArray } from './types';
 
 /** What an Eigen-CAM result carries: the common map fields and the signed projection before the ReLU. */
@@ -39,17 +39,17 @@ export const EIGEN_CAM = defineMapMethod<{ readonly projection: NDArray }>({
 
 /**
  * Eigen-CAM for one image (the method and its equations: EIGEN_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, scores (classIndex/target only choose the S reported; the map is class-agnostic), augSmooth
  * @returns raw (h, w) = ReLU(p), projection p (h, w) before the ReLU, normalized, upsampled (H, W); f; S
  */
-export function eigenCam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): EigenCamResult {
+export function eigenCam(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): EigenCamResult {
   return EIGEN_CAM.single(model, image, options) as EigenCamResult;
 }
 
 /** Eigen-CAM for a batch: one forward pass, one result per image. */
-export function eigenCamBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): EigenCamResult[] {
+export function eigenCamBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): EigenCamResult[] {
   return EIGEN_CAM.batch(model, images, options) as EigenCamResult[];
 }
 

@@ -3,7 +3,7 @@ import { defineMapMethod } from './mapmethod';
 import { firstPrincipalProjection, hadamard } from './eigen';
 import { gradsOf } from './family';
 import { reluMap } from './maps';
-import type { MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { MapResult, NDArray } from './types';
 
 /** What an Eigen-Grad-CAM result carries. */
@@ -37,17 +37,17 @@ export const EIGEN_GRAD_CAM = defineMapMethod<{ readonly projection: NDArray }>(
 
 /**
  * Eigen-Grad-CAM for one image (the method and its equations: EIGEN_GRAD_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, classIndex or target, scores, augSmooth
  * @returns raw (h, w) = ReLU(p), projection p (h, w) before the ReLU, normalized, upsampled (H, W); grads (h, w, K); f; S
  */
-export function eigenGradCam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): EigenGradCamResult {
+export function eigenGradCam(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): EigenGradCamResult {
   return EIGEN_GRAD_CAM.single(model, image, options) as EigenGradCamResult;
 }
 
 /** Eigen-Grad-CAM for a batch: one forward and one backward pass, one result per image. */
-export function eigenGradCamBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): EigenGradCamResult[] {
+export function eigenGradCamBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): EigenGradCamResult[] {
   return EIGEN_GRAD_CAM.batch(model, images, options) as EigenGradCamResult[];
 }
 

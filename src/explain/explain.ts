@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { MethodOptions, MethodOptionsOf, MethodResults, methodOf } from './registry';
+import { ExplainableModel, MethodOptions, MethodOptionsOf, MethodResults, methodOf } from './registry';
 import type { ExplainResult } from './types';
 import './methods';
 
@@ -20,6 +20,6 @@ export type OptionsOf<M extends string> = M extends keyof MethodOptionsOf ? Meth
  * class for all, one per image, or 'top1' (default). An unknown method is a BAD_OPTION error that
  * lists the registered ones.
  */
-export function explain<M extends string = 'gradCam'>(model: tf.LayersModel, images: tf.Tensor, options?: ExplainOptions & OptionsOf<M> & { readonly method?: M }): Array<ResultOf<M>> {
+export function explain<M extends string = 'gradCam'>(model: ExplainableModel, images: tf.Tensor, options?: ExplainOptions & OptionsOf<M> & { readonly method?: M }): Array<ResultOf<M>> {
   return methodOf(options?.method ?? 'gradCam').explainBatch(model, images, options ?? {}) as Array<ResultOf<M>>;
 }

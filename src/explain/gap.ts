@@ -5,7 +5,7 @@ import { BatchContext, CallContext, defineLayerMethod } from './runner';
 import type { GapHead } from '../model/head';
 import { gapIdentities } from './verify';
 import type { GapResult } from './types';
-import type { MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 
 /**
  * The model's own GAP output for each image, when the target layer is the one its
@@ -14,7 +14,7 @@ import type { MethodOptions } from './registry';
 export function modelGapOutput(ctx: BatchContext): Array<Float32Array | undefined> {
   const head = gapHeadOf(ctx);
   const n = ctx.images.shape[0];
-  if (!head || head.featureLayer.name !== ctx.layer.name) return new Array(n).fill(undefined);
+  if (!head || head.featureLayer.name !== ctx.layer.name || !(ctx.model instanceof tf.LayersModel)) return new Array(n).fill(undefined);
   const F = ctx.model.getLayer(head.gapLayer.name).apply(ctx.pass.f) as tf.Tensor2D;
   const data = F.dataSync() as Float32Array;
   const K = F.shape[1];
@@ -23,7 +23,9 @@ export function modelGapOutput(ctx: BatchContext): Array<Float32Array | undefine
 
 /** The model's GAP → Dense head (or null), searched once per call. */
 export function gapHeadOf(ctx: CallContext): GapHead | null {
-  return ctx.once('gapHead', () => findGapHead(ctx.model));
+  // A graph model has nodes, not Keras layers: no head to read (CAM refuses it; GAP still averages f).
+  const model = ctx.model;
+  return model instanceof tf.GraphModel ? null : ctx.once('gapHead', () => findGapHead(model));
 }
 
 /** The layer CAM and GAP default to: the one the model's GAP averages, if it has one. */
@@ -52,12 +54,12 @@ export const GAP = defineLayerMethod<Omit<GapResult, keyof import('./types').Res
 });
 
 /** GAP for one image: f_k and F_k = (1/Z) Σ_{x,y} f_k(x,y) (see GAP). */
-export function gap(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GapResult {
+export function gap(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): GapResult {
   return GAP.single(model, image, options) as GapResult;
 }
 
 /** GAP for a batch: one forward pass, one result per image. */
-export function gapBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): GapResult[] {
+export function gapBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): GapResult[] {
   return GAP.batch(model, images, options) as GapResult[];
 }
 

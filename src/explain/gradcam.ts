@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { alphaOf } from './maps';
 import { defineWeightsMethod } from './mapmethod';
-import type { MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { GradCamResult, NDArray } from './types';
 import { gradCamIdentities } from './verify';
 
@@ -25,12 +25,12 @@ export const GRAD_CAM = defineWeightsMethod<{ readonly L: NDArray }>({
 });
 
 /** Grad-CAM for one image (see GRAD_CAM); explain() and gradCamBatch take batches. */
-export function gradCam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GradCamResult {
+export function gradCam(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): GradCamResult {
   return GRAD_CAM.single(model, image, options) as GradCamResult;
 }
 
 /** Grad-CAM for a batch: one forward and one backward pass, one result per image. */
-export function gradCamBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): GradCamResult[] {
+export function gradCamBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): GradCamResult[] {
   return GRAD_CAM.batch(model, images, options) as GradCamResult[];
 }
 

@@ -3,7 +3,7 @@ import { defineMapMethod } from './mapmethod';
 import { hadamard } from './eigen';
 import { elementwiseMap, gradsOf } from './family';
 import { reluMap } from './maps';
-import type { MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { MapResult, NDArray } from './types';
 import { elementwiseIdentities } from './verify';
 
@@ -37,17 +37,17 @@ export const GRAD_CAM_ELEMENT_WISE = defineMapMethod<object>({
 
 /**
  * Element-wise Grad-CAM for one image (the method and its equations: GRAD_CAM_ELEMENT_WISE).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, classIndex or target, scores, eigenSmooth, augSmooth
  * @returns raw (h, w) = Σ_k ReLU(∂S_c/∂f_k ⊙ f_k), normalized, upsampled (H, W); grads (h, w, K); f; S
  */
-export function gradCamElementWise(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GradCamElementWiseResult {
+export function gradCamElementWise(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): GradCamElementWiseResult {
   return GRAD_CAM_ELEMENT_WISE.single(model, image, options) as GradCamElementWiseResult;
 }
 
 /** Element-wise Grad-CAM for a batch: one forward and one backward pass, one result per image. */
-export function gradCamElementWiseBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): GradCamElementWiseResult[] {
+export function gradCamElementWiseBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): GradCamElementWiseResult[] {
   return GRAD_CAM_ELEMENT_WISE.batch(model, images, options) as GradCamElementWiseResult[];
 }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { ExplainableModel } from './registry';
 import { defineWeightsMethod, type WeightParts } from './mapmethod';
 import { EpsilonOptions, epsilonOf, gradsOf } from './family';
 import type { LayerPass } from './runner';
@@ -68,19 +69,19 @@ export const GRAD_CAM_PLUS_PLUS = defineWeightsMethod<{ readonly epsilon: number
 
 /**
  * Grad-CAM++ for one image (the method and its equations: GRAD_CAM_PLUS_PLUS).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer (default: the last spatial feature map), classIndex or target, scores,
  *   epsilon (default 1e-6; 0 = the paper's Eq. 19), eigenSmooth, augSmooth
  * @returns raw (h, w) = ReLU(Σ_k α_k f_k), normalized, upsampled (H, W); alpha (K); weightedSum (h, w);
  *   grads ∂S_c/∂f (h, w, K); f; S; epsilon
  */
-export function gradCamPlusPlus(model: tf.LayersModel, image: tf.Tensor, options: EpsilonOptions = {}): GradCamPlusPlusResult {
+export function gradCamPlusPlus(model: ExplainableModel, image: tf.Tensor, options: EpsilonOptions = {}): GradCamPlusPlusResult {
   return GRAD_CAM_PLUS_PLUS.single(model, image, options) as GradCamPlusPlusResult;
 }
 
 /** Grad-CAM++ for a batch: one forward and one backward pass, one result per image. */
-export function gradCamPlusPlusBatch(model: tf.LayersModel, images: tf.Tensor, options: EpsilonOptions = {}): GradCamPlusPlusResult[] {
+export function gradCamPlusPlusBatch(model: ExplainableModel, images: tf.Tensor, options: EpsilonOptions = {}): GradCamPlusPlusResult[] {
   return GRAD_CAM_PLUS_PLUS.batch(model, images, options) as GradCamPlusPlusResult[];
 }
 

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { graphInputName } from '../model/graphmodel';
 import { atMost, gradientScope } from '../model/patches/gradients';
 import { GRAD_CAM } from './gradcam';
 import { displayGradient, guidedProduct } from './maps';
-import { MethodOptions, registerMethod } from './registry';
+import { ExplainableModel, MethodOptions, registerMethod } from './registry';
 import { defineLayerMethod, runLayerMethods } from './runner';
 import type { GradCamResult, GuidedBackpropResult, GuidedGradCamResult, NDArray, ResultMeta } from './types';
 import { gradCamIdentities } from './verify';
@@ -44,8 +45,9 @@ export const withGuidedRelu = gradientScope(() => GUIDED);
 
 export { displayGradient, guidedProduct };
 
-function inputLayerName({ model }: { model: tf.LayersModel }): string {
-  return model.inputs[0].sourceLayer.name;
+/** The input: the input layer of a layers model, the input placeholder node of a graph model. */
+function inputLayerName({ model }: { model: ExplainableModel }): string {
+  return model instanceof tf.GraphModel ? graphInputName(model) : model.inputs[0].sourceLayer.name;
 }
 
 /**
@@ -68,12 +70,12 @@ export const GUIDED_BACKPROP = defineLayerMethod<Omit<GuidedBackpropResult, keyo
 });
 
 /** Guided backprop for one image (see GUIDED_BACKPROP). */
-export function guidedBackprop(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GuidedBackpropResult {
+export function guidedBackprop(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): GuidedBackpropResult {
   return GUIDED_BACKPROP.single(model, image, options) as GuidedBackpropResult;
 }
 
 /** Guided backprop for a batch: one guided backward pass to the input, one result per image. */
-export function guidedBackpropBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): GuidedBackpropResult[] {
+export function guidedBackpropBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): GuidedBackpropResult[] {
   return GUIDED_BACKPROP.batch(model, images, options) as GuidedBackpropResult[];
 }
 
@@ -93,7 +95,7 @@ export function combineGuidedGradCam(g: GuidedBackpropResult, gc: GradCamResult)
 }
 
 /** Guided Grad-CAM for a batch: the Grad-CAM pass chooses the classes, the guided pass explains the same ones. */
-function guidedGradCamRun(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions, single?: string): GuidedGradCamResult[] {
+function guidedGradCamRun(model: ExplainableModel, images: tf.Tensor, options: MethodOptions, single?: string): GuidedGradCamResult[] {
   const cams = runLayerMethods([GRAD_CAM.def], model, images, options, single)[0] as GradCamResult[];
   // The guided pass explains what the Grad-CAM pass did: the same target function, or the classes it
   // chose. Smoothing applies to L_c only (a gradient image has no channel terms or map to average).
@@ -119,12 +121,12 @@ export const GUIDED_GRAD_CAM = registerMethod<GuidedGradCamResult>({
 });
 
 /** Guided Grad-CAM for a batch (see GUIDED_GRAD_CAM). */
-export function guidedGradCamBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): GuidedGradCamResult[] {
+export function guidedGradCamBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): GuidedGradCamResult[] {
   return guidedGradCamRun(model, images, options);
 }
 
 /** Guided Grad-CAM for one image (see GUIDED_GRAD_CAM). */
-export function guidedGradCam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): GuidedGradCamResult {
+export function guidedGradCam(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): GuidedGradCamResult {
   return guidedGradCamRun(model, image, options, 'guidedGradCam')[0];
 }
 

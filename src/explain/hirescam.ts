@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { defineMapMethod } from './mapmethod';
 import { hadamard } from './eigen';
 import { elementwiseMap, gradsOf } from './family';
-import type { MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { MapResult, NDArray } from './types';
 import { hiResCamIdentities } from './verify';
 
@@ -38,17 +38,17 @@ export const HIRES_CAM = defineMapMethod<object>({
 
 /**
  * HiResCAM for one image (the method and its equations: HIRES_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, classIndex or target, scores, eigenSmooth, augSmooth
  * @returns raw (h, w) = ReLU(Σ_k ∂S_c/∂f_k ⊙ f_k), normalized, upsampled (H, W); grads (h, w, K); f; S
  */
-export function hiResCam(model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}): HiResCamResult {
+export function hiResCam(model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}): HiResCamResult {
   return HIRES_CAM.single(model, image, options) as HiResCamResult;
 }
 
 /** HiResCAM for a batch: one forward and one backward pass, one result per image. */
-export function hiResCamBatch(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}): HiResCamResult[] {
+export function hiResCamBatch(model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}): HiResCamResult[] {
   return HIRES_CAM.batch(model, images, options) as HiResCamResult[];
 }
 

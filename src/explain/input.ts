@@ -2,12 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { foreignTfjsError, isForeignTfjsObject } from '../model/versions';
 import { TslabCamError } from '../errors';
 import { describeValue } from '../model/inspect';
+import { graphInputShape } from '../model/graphmodel';
+import type { ExplainableModel } from './registry';
 
 /**
  * Checks an image or batch against what the model takes and returns a (N, H, W, C) float32 batch
  * (a new tensor the caller disposes). Every problem is a BAD_IMAGE error naming the fix.
  */
-export function toBatch(model: tf.LayersModel, image: unknown): tf.Tensor4D {
+export function toBatch(model: ExplainableModel, image: unknown): tf.Tensor4D {
   if (!(image instanceof tf.Tensor)) {
     if (isForeignTfjsObject(image)) throw foreignTfjsError(image as object, 'image');
     throw new TslabCamError('BAD_IMAGE', `Expected an image tensor, got ${describeValue(image)}.`,
@@ -27,7 +29,8 @@ export function toBatch(model: tf.LayersModel, image: unknown): tf.Tensor4D {
     throw new TslabCamError('BAD_IMAGE', `The image has dtype ${image.dtype}; the model computes in float32.`,
       "Convert and scale it as the model expects, e.g. image.toFloat().div(255), or use loadImage(source, {model}).");
   }
-  const want = model.inputs[0].shape; // [null, H, W, C]
+  // [null, H, W, C]; a graph model's placeholder says -1 for a free dimension, read as null.
+  const want = model instanceof tf.GraphModel ? graphInputShape(model) : model.inputs[0].shape;
   const batch = image.rank === 3 ? [1, ...image.shape] : image.shape;
   const [, h, w, c] = batch;
   if (want.length === 4) {

@@ -3,7 +3,7 @@ import { TslabCamError } from '../errors';
 import { defineMapMethod } from './mapmethod';
 import { elementwiseMap, gradsOf } from './family';
 import { mapForms, maxOf, resizeBilinear } from './maps';
-import { MethodOptions, registerMethod } from './registry';
+import { ExplainableModel, MethodOptions, registerMethod } from './registry';
 import type { MapResult, NDArray } from './types';
 import { layerCamIdentities } from './verify';
 
@@ -87,7 +87,7 @@ function checkLayersOptions(o: LayerCamOptions): { layers: ReadonlyArray<string 
 }
 
 /** LayerCAM at one layer or fused over `layers`; `single` asks for exactly one image. */
-function runLayerCam(model: tf.LayersModel, images: tf.Tensor, options: LayerCamOptions, single: boolean): LayerCamResult[] {
+function runLayerCam(model: ExplainableModel, images: tf.Tensor, options: LayerCamOptions, single: boolean): LayerCamResult[] {
   const multi = checkLayersOptions(options);
   const { layers: _l, gamma: _g, ...rest } = options;
   const run = (layer: string | number | undefined) => (single ? [LAYER_CAM.single(model, images, { ...rest, layer })] : LAYER_CAM.batch(model, images, { ...rest, layer })) as LayerCamResult[];
@@ -106,20 +106,20 @@ function runLayerCam(model: tf.LayersModel, images: tf.Tensor, options: LayerCam
 }
 
 /** LayerCAM for a batch, at one layer or fused over several with {layers: [...]} (see LAYER_CAM): one result per image. */
-export function layerCamBatch(model: tf.LayersModel, images: tf.Tensor, options: LayerCamOptions = {}): LayerCamResult[] {
+export function layerCamBatch(model: ExplainableModel, images: tf.Tensor, options: LayerCamOptions = {}): LayerCamResult[] {
   return runLayerCam(model, images, options, false);
 }
 
 /**
  * LayerCAM for one image, at one layer or fused over several (the method and its equations: LAYER_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, or layers (fused, one pass each) with gamma (default 2); classIndex or target, scores,
  *   eigenSmooth, augSmooth
  * @returns raw (h, w) = ReLU(Σ_k ReLU(∂S_c/∂f_k) f_k) (fused: the max of the tanh-scaled layer maps at the finest
  *   layer's resolution, with `fused` listing the layers and their scaled maps), normalized, upsampled (H, W); grads; f; S
  */
-export function layerCam(model: tf.LayersModel, image: tf.Tensor, options: LayerCamOptions = {}): LayerCamResult {
+export function layerCam(model: ExplainableModel, image: tf.Tensor, options: LayerCamOptions = {}): LayerCamResult {
   return runLayerCam(model, image, options, true)[0];
 }
 

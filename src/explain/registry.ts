@@ -5,6 +5,11 @@
  */
 import { TslabCamError } from '../errors';
 import type { ExplainResult, IdentityCheck } from './types';
+// What the methods explain: a layers model or a tf.GraphModel (nodes play the role of layers).
+// Type-only: the registry loads no tfjs. Methods that need Keras weights (CAM) refuse a graph.
+import type { ExplainableModel } from '../model/load';
+
+export type { ExplainableModel };
 
 /**
  * What a method needs from the model: gradients at the target layer, forward passes only
@@ -55,14 +60,14 @@ export interface MethodOptions {
 
 /** What verify() needs beyond a result for the identities that re-run the model. */
 export interface VerifyContext {
-  readonly model: import('@tensorflow/tfjs').LayersModel;
+  readonly model: ExplainableModel;
   readonly image: import('@tensorflow/tfjs').Tensor;
 }
 
 /** A method as the registry holds it: its description and how to run it on a batch. */
 export interface RegisteredMethod<R extends ExplainResult = ExplainResult> extends MethodInfo {
   /** One result per image of `images` ((H, W, C) or (N, H, W, C)). */
-  explainBatch(model: import('@tensorflow/tfjs').LayersModel, images: import('@tensorflow/tfjs').Tensor, options?: MethodOptions): R[];
+  explainBatch(model: ExplainableModel, images: import('@tensorflow/tfjs').Tensor, options?: MethodOptions): R[];
   /** The article's identities this method's results satisfy, checked on their numbers. */
   verify?(result: R, ctx?: VerifyContext): IdentityCheck[];
 }

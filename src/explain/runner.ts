@@ -14,7 +14,7 @@ import { withRestore } from '../run/interrupt';
 import { toBatch } from './input';
 import { augSmoothed } from './smooth';
 import { sliceBatch } from './maps';
-import { MethodInfo, MethodOptions, RegisteredMethod, VerifyContext, registerMethod } from './registry';
+import { ExplainableModel, MethodInfo, MethodOptions, RegisteredMethod, VerifyContext, registerMethod } from './registry';
 import { ExplainResult, IdentityCheck, MapResult, NDArray, ResultMeta } from './types';
 
 /** What a method sees of the engine pass for one image. */
@@ -47,7 +47,7 @@ export interface LayerPass<X = undefined> {
  * walks the whole graph).
  */
 export interface CallContext {
-  readonly model: tf.LayersModel;
+  readonly model: ExplainableModel;
   once<T>(key: string, fn: () => T): T;
 }
 
@@ -94,9 +94,10 @@ export interface LayerMethodDef<R extends object, X = undefined> extends MethodI
 }
 
 /** Per-image metadata shared by every result. */
-function metaFor(model: tf.LayersModel, method: string, layer: string, out: EngineOutput<tf.Tensor4D | null>, input: Float32Array, inputShape: readonly number[], i: number, target?: Target): ResultMeta {
+function metaFor(model: ExplainableModel, method: string, layer: string, out: EngineOutput<tf.Tensor4D | null>, input: Float32Array, inputShape: readonly number[], i: number, target?: Target): ResultMeta {
   const c = out.classIndices[i];
-  const names = modelMetaOf(model)?.classNames;
+  // Class names come with the built-in layers models; a graph model carries none.
+  const names = model instanceof tf.LayersModel ? modelMetaOf(model)?.classNames : undefined;
   return {
     method,
     classIndex: c,
@@ -107,6 +108,15 @@ function metaFor(model: tf.LayersModel, method: string, layer: string, out: Engi
     scoreKind: out.scoreKind,
     input: sliceBatch(input, inputShape, i),
   };
+}
+
+/**
+ * Throws unless `model` is something the methods explain: a tf.LayersModel or a tf.GraphModel
+ * (anything else gets assertLayersModel's NOT_A_MODEL / second-engine errors).
+ */
+export function assertExplainModel(model: unknown): asserts model is ExplainableModel {
+  if (model instanceof tf.GraphModel) return;
+  assertLayersModel(model);
 }
 
 /** Single-image entry points take one image: (H, W, C) or (1, H, W, C). */
@@ -157,7 +167,7 @@ function layerFor(def: AnyDef, ctx: CallContext, options: MethodOptions): string
   return def.fixedLayer?.(ctx) ?? options.layer ?? def.defaultLayer?.(ctx);
 }
 
-function callContext(model: tf.LayersModel): CallContext {
+function callContext(model: ExplainableModel): CallContext {
   const memo = new Map<string, unknown>();
   return {
     model,
@@ -173,14 +183,14 @@ function callContext(model: tf.LayersModel): CallContext {
  * them) and returns each method's results, one per image, in the order of `defs`.
  * `single` names the single-image entry point when the caller must pass exactly one image.
  */
-export function runLayerMethods(defs: readonly AnyDef[], model: tf.LayersModel, image: tf.Tensor, options: MethodOptions = {}, single?: string): Array<Array<ResultMeta & object>> {
+export function runLayerMethods(defs: readonly AnyDef[], model: ExplainableModel, image: tf.Tensor, options: MethodOptions = {}, single?: string): Array<Array<ResultMeta & object>> {
   // A kernel interrupt terminates synchronous cell code without running finally blocks:
   // withRestore then puts tfjs's scopes back and disposes what the pass had made.
   return withRestore(() => undefined, () => runLayerMethodsNow(defs, model, image, options, single));
 }
 
-function runLayerMethodsNow(defs: readonly AnyDef[], model: tf.LayersModel, image: tf.Tensor, options: MethodOptions, single?: string): Array<Array<ResultMeta & object>> {
-  assertLayersModel(model);
+function runLayerMethodsNow(defs: readonly AnyDef[], model: ExplainableModel, image: tf.Tensor, options: MethodOptions, single?: string): Array<Array<ResultMeta & object>> {
+  assertExplainModel(model);
   const call = callContext(model);
   for (const d of defs) checkSmoothing(d, options);
   if (options.augSmooth) {
@@ -231,15 +241,15 @@ function runLayerMethodsNow(defs: readonly AnyDef[], model: tf.LayersModel, imag
 export interface LayerMethod<R extends object> extends RegisteredMethod<ResultMeta & R & ExplainResult> {
   readonly def: LayerMethodDef<R, unknown>;
   /** One result per image of a batch (N, H, W, C) or of one image. */
-  batch(model: tf.LayersModel, images: tf.Tensor, options?: MethodOptions): Array<ResultMeta & R>;
+  batch(model: ExplainableModel, images: tf.Tensor, options?: MethodOptions): Array<ResultMeta & R>;
   /** The result for one image (H, W, C) or (1, H, W, C). */
-  single(model: tf.LayersModel, image: tf.Tensor, options?: MethodOptions): ResultMeta & R;
+  single(model: ExplainableModel, image: tf.Tensor, options?: MethodOptions): ResultMeta & R;
 }
 
 /** Registers a layer method and returns it with its entry points. */
 export function defineLayerMethod<R extends object, X = undefined>(def: LayerMethodDef<R, X>): LayerMethod<R> {
   const d = def as unknown as AnyDef;
-  const batch = (model: tf.LayersModel, images: tf.Tensor, options: MethodOptions = {}) =>
+  const batch = (model: ExplainableModel, images: tf.Tensor, options: MethodOptions = {}) =>
     runLayerMethods([d], model, images, options)[0] as Array<ResultMeta & R>;
   const method: LayerMethod<R> = {
     name: def.name, label: def.label, latex: def.latex, paper: def.paper, needs: def.needs, def: d as LayerMethodDef<R, unknown>,

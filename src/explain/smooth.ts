@@ -12,11 +12,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { TslabCamError } from '../errors';
-import { chooseClasses } from '../model/engine';
+import { chooseClasses, runEngine } from '../model/engine';
 import { runGraph } from '../model/graph';
 import { toBatch } from './input';
 import { mapForms } from './maps';
-import type { MethodOptions } from './registry';
+import type { ExplainableModel, MethodOptions } from './registry';
 import type { MapForms, NDArray } from './types';
 
 /** The intensity factors and flips of the copies, in the order the batch holds them (the identity first). */
@@ -51,8 +51,18 @@ export function averageAugmented(normalized: readonly NDArray[]): Float32Array {
   return out;
 }
 
+/** Top-1 classes of a graph model's images: a forward pass to the scores (no gradient). */
+function topClassesOfGraph(model: tf.GraphModel, batch: tf.Tensor4D, options: MethodOptions): number[] {
+  const out = runEngine(model, batch, { layer: options.layer, scores: options.scores, gradients: false });
+  try {
+    return out.classIndices;
+  } finally {
+    out.dispose();
+  }
+}
+
 /** The options for the pass over the copies: one class per copy, the original image's. */
-function copyOptions(model: tf.LayersModel, batch: tf.Tensor4D, options: MethodOptions): MethodOptions {
+function copyOptions(model: ExplainableModel, batch: tf.Tensor4D, options: MethodOptions): MethodOptions {
   const n = batch.shape[0];
   const rest: MethodOptions = { ...options, augSmooth: false };
   const t = options.target;
@@ -64,7 +74,7 @@ function copyOptions(model: tf.LayersModel, batch: tf.Tensor4D, options: MethodO
   const choice = (t as number | readonly number[] | undefined) ?? options.classIndex;
   let classes: number[];
   if (choice === undefined || choice === 'top1') {
-    classes = tf.tidy(() => chooseClasses('top1', runGraph(model, batch, { capture: [], scoreKind: options.scores ?? 'logits' }).scores as tf.Tensor2D));
+    classes = model instanceof tf.GraphModel ? topClassesOfGraph(model, batch, options) : tf.tidy(() => chooseClasses('top1', runGraph(model, batch, { capture: [], scoreKind: options.scores ?? 'logits' }).scores as tf.Tensor2D));
   } else if (typeof choice === 'number') {
     classes = new Array<number>(n).fill(choice);
   } else {
@@ -82,8 +92,8 @@ function copyOptions(model: tf.LayersModel, batch: tf.Tensor4D, options: MethodO
  * one result per image: the unaugmented copy's result with its map forms replaced by the
  * augmentation average (raw = the average of the copies' normalised maps).
  */
-export function augSmoothed<R extends MapForms>(model: tf.LayersModel, images: tf.Tensor, options: MethodOptions,
-  run: (model: tf.LayersModel, images: tf.Tensor, options: MethodOptions) => R[][], checkBatch?: (batch: tf.Tensor4D) => void): Array<Array<R & { readonly augmentations: number; readonly smoothed: 'aug' }>> {
+export function augSmoothed<R extends MapForms>(model: ExplainableModel, images: tf.Tensor, options: MethodOptions,
+  run: (model: ExplainableModel, images: tf.Tensor, options: MethodOptions) => R[][], checkBatch?: (batch: tf.Tensor4D) => void): Array<Array<R & { readonly augmentations: number; readonly smoothed: 'aug' }>> {
   const batch = toBatch(model, images);
   try {
     checkBatch?.(batch);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { runGraph } from '../model/graph';
+import { graphScoresFrom, planGraph } from '../model/graphmodel';
 import { denseWeights, findGapHead } from '../model/head';
 import { resolveLayer } from '../model/inspect';
 import { toBatch } from './input';
@@ -70,6 +71,9 @@ export function camIdentities(r: CamResult): IdentityCheck[] {
 /** 4: on a GAP → Dense model, α_k^c·Z = w_k^c and hence L_c·Z = ReLU(M_c). */
 function identity4(r: GradCamResult, ctx?: VerifyContext): IdentityCheck[] {
   if (!ctx) return [skipped(4, 'Grad-CAM = CAM', L4, 'needs the model: verify(result, {model, image})')];
+  if (ctx.model instanceof tf.GraphModel) {
+    return [skipped(4, 'Grad-CAM = CAM', L4, 'a graph model has no Dense layer to read w_k^c from: verify its layers-format twin for this identity')];
+  }
   const head = findGapHead(ctx.model);
   if (!head || head.featureLayer.name !== r.layer) {
     return [skipped(4, 'Grad-CAM = CAM', L4, head ? `CAM's weights exist only at '${head.featureLayer.name}'` : 'the model has no GAP → Dense head, so w_k^c do not exist')];
@@ -83,6 +87,25 @@ function identity4(r: GradCamResult, ctx?: VerifyContext): IdentityCheck[] {
     compare(4, 'Grad-CAM weights: α_k^c · Z equals w_k^c', L4, r.alpha.map((a) => a * r.Z), wc),
     compare(4, 'Grad-CAM map: L_c · Z equals ReLU(M_c)', L4, r.L.data.map((v) => v * r.Z), M.map((v) => (v > 0 ? v : 0))),
   ];
+}
+
+/**
+ * S(f'): the scores when the target layer's (or graph node's) output is replaced by f'. A layers
+ * model overrides the captured layer downstream; a graph model is fed f' at the node, with the
+ * values computed before it that later nodes read (skip connections) taken from the image.
+ * Runs in the caller's tidy.
+ */
+function scoresWithLayer(model: VerifyContext['model'], image: tf.Tensor4D, path: readonly string[], node: string, scoreKind: GradCamResult['scoreKind']): (f: tf.Tensor4D) => tf.Tensor {
+  if (model instanceof tf.GraphModel) {
+    const plan = planGraph(model, image.shape, { layer: node, scores: scoreKind });
+    return (f) => {
+      const vals = plan.cut.length === 0 ? [] : model.execute({ [plan.input]: image }, [...plan.cut]);
+      const known: tf.NamedTensorMap = {};
+      (Array.isArray(vals) ? vals : [vals]).forEach((v, i) => { known[plan.cut[i]] = v; });
+      return graphScoresFrom(model, plan, image, f, known);
+    };
+  }
+  return (f) => runGraph(model, image, { capture: path, scoreKind, override: f }).scores;
 }
 
 /**
@@ -103,11 +126,11 @@ function identity5(r: GradCamResult, ctx?: VerifyContext, channels = 3): Identit
     // Small enough that few ReLU kinks are crossed, large enough that 2εZα stands far above
     // float32 rounding of S.
     const eps = 1e-4 * Math.max(fScale, 1e-3);
+    const scoresAt = scoresWithLayer(ctx.model, image, layer.path, r.layer, r.scoreKind);
     const S = (k: number, sign: number): number => tidyData(() => {
       const shifted = Float32Array.from(r.f.data);
       for (let p = 0; p < h * w; p++) shifted[p * K + k] += sign * eps;
-      const out = runGraph(ctx.model, image, { capture: layer.path, scoreKind: r.scoreKind, override: tf.tensor4d(shifted, [1, h, w, K]) });
-      return out.scores.dataSync()[r.classIndex];
+      return scoresAt(tf.tensor4d(shifted, [1, h, w, K])).dataSync()[r.classIndex];
     });
     const fd = order.map((k) => (S(k, 1) - S(k, -1)) / (2 * eps * h * w));
     return compare(5, 'Grad-CAM weights α_k^c match finite differences of S_c', L5, order.map((k) => r.alpha[k]), fd, 2e-2);
@@ -152,6 +175,7 @@ function gapWeights(r: FamilyResult, ctx: VerifyContext | undefined): { wc: Floa
   if (!ctx) return { why: 'needs the model: verify(result, {model, image})' };
   if (r.fused) return { why: 'a fusion of several layers has no single layer to reduce at' };
   if (r.target !== undefined) return { why: 'a target function is explained, not a class score S_c' };
+  if (ctx.model instanceof tf.GraphModel) return { why: 'a graph model has no Dense layer to read w_k^c from: verify its layers-format twin for these reductions' };
   const head = findGapHead(ctx.model);
   if (!head) return { why: 'the model has no GAP → Dense head, so w_k^c do not exist' };
   if (head.featureLayer.name !== r.layer) return { why: `the reductions hold at the layer the GAP averages ('${head.featureLayer.name}')` };

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { ExplainableModel } from './registry';
 import { defineWeightsMethod, type WeightParts } from './mapmethod';
 import { EpsilonOptions, epsilonOf, gradsOf } from './family';
 import type { MapResult, NDArray } from './types';
@@ -54,17 +55,17 @@ export const XGRAD_CAM = defineWeightsMethod<{ readonly epsilon: number }>({
 
 /**
  * XGrad-CAM for one image (the method and its equations: XGRAD_CAM).
- * @param model a tf.LayersModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
+ * @param model a tf.LayersModel or tf.GraphModel (scores are read before softmax/sigmoid unless scores: 'probabilities')
  * @param image (H, W, C) or (1, H, W, C) float32, as the model takes it (the batch form takes (N, H, W, C))
  * @param options layer, classIndex or target, scores, epsilon (default 1e-7; 0 = the paper), eigenSmooth, augSmooth
  * @returns raw (h, w) = ReLU(Σ_k α_k f_k), normalized, upsampled (H, W); alpha (K); weightedSum; grads (h, w, K); epsilon
  */
-export function xGradCam(model: tf.LayersModel, image: tf.Tensor, options: EpsilonOptions = {}): XGradCamResult {
+export function xGradCam(model: ExplainableModel, image: tf.Tensor, options: EpsilonOptions = {}): XGradCamResult {
   return XGRAD_CAM.single(model, image, options) as XGradCamResult;
 }
 
 /** XGrad-CAM for a batch: one forward and one backward pass, one result per image. */
-export function xGradCamBatch(model: tf.LayersModel, images: tf.Tensor, options: EpsilonOptions = {}): XGradCamResult[] {
+export function xGradCamBatch(model: ExplainableModel, images: tf.Tensor, options: EpsilonOptions = {}): XGradCamResult[] {
   return XGRAD_CAM.batch(model, images, options) as XGradCamResult[];
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TslabCamError, showValue } from '../errors';
 import { noteBackendInUse } from './backend';
 import { GraphRun, ScoreKind, describeScoreHead, runGraph, runUntil } from './graph';
-import { runGraphModelEngine } from './graphmodel';
+import { forwardGraphModel, runGraphModelEngine } from './graphmodel';
 import { LayerInfo, assertLayersModel, resolveLayer } from './inspect';
 import { withLeanGradients } from './patches/gradients';
 import { withActivationGradientsOnly } from './patches/kernels';
@@ -184,7 +184,15 @@ export function runEngine(model: tf.LayersModel | tf.GraphModel, images: tf.Tens
 export function runEngine(model: tf.LayersModel | tf.GraphModel, images: tf.Tensor4D, options: EngineOptions = {}): EngineOutput<tf.Tensor4D | null> {
   noteBackendInUse();
   // A frozen graph has nodes instead of layers; graphmodel.ts runs it with the same contract.
-  if (model instanceof tf.GraphModel) return runGraphModelEngine(model, images, options);
+  if (model instanceof tf.GraphModel) {
+    if (options.target !== undefined) {
+      throw new TslabCamError('UNSUPPORTED', 'A target function is not supported on a tf.GraphModel yet: its engine explains class scores.',
+        'Pass classIndex for a class score, or explain the layers-format model (tensorflowjs_converter --input_format keras) with the target.');
+    }
+    if (options.gradients !== false) return runGraphModelEngine(model, images, options);
+    const fw = forwardGraphModel(model, images, options);
+    return { ...fw, grads: null };
+  }
   assertLayersModel(model);
   const layer = typeof options.layer === 'object' && options.layer !== null ? options.layer : resolveLayer(model, options.layer);
   const scoreKind: ScoreKind = options.scores ?? 'logits';
