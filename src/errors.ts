@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'MODEL_TOO_LARGE'
   | 'UNKNOWN_BUILTIN'
   | 'BACKEND'
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  | 'CANCELLED'
+  | 'OUT_OF_MEMORY';
 
 export class TslabCamError extends Error {
   readonly code: ErrorCode;

@@ -21,6 +21,7 @@ export type {
   NDArray, ResultMeta, MapForms, MapResult, ExplainResult, GapResult, CamResult, GradCamResult, GuidedBackpropResult,
   GuidedGradCamResult, IdentityCheck, MethodOptions, ExplainOptions, Walkthrough, WalkthroughStep,
 } from './explain';
+export type { ScoreCamResult, ScoreCamOptions, AblationCamResult, AblationCamOptions, LongRunOptions, ChunkProgress } from './explain';
 
 // Adding a method (see README "Adding a method").
 export {
@@ -59,6 +60,10 @@ export const camBatch = withDisplay(explainLayer.camBatch);
 export const gradCamBatch = withDisplay(explainLayer.gradCamBatch);
 export const guidedBackpropBatch = withDisplay(explainLayer.guidedBackpropBatch);
 export const guidedGradCamBatch = withDisplay(explainLayer.guidedGradCamBatch);
+export const scoreCam = withDisplay(explainLayer.scoreCam);
+export const scoreCamBatch = withDisplay(explainLayer.scoreCamBatch);
+export const ablationCam = withDisplay(explainLayer.ablationCam);
+export const ablationCamBatch = withDisplay(explainLayer.ablationCamBatch);
 export const explain = withDisplay(explainLayer.explain);
 export const verify = withDisplay(explainLayer.verify);
 export const walkthrough = withDisplay(explainLayer.walkthrough);

@@ -6,3 +6,5 @@ import './gap';
 import './cam';
 import './gradcam';
 import './guided';
+import './scorecam';
+import './ablationcam';
