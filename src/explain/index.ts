@@ -10,6 +10,7 @@ export { GRAD_CAM, gradCam, gradCamBatch, alphaOf } from './gradcam';
 export { GUIDED_BACKPROP, GUIDED_GRAD_CAM, guidedBackprop, guidedBackpropBatch, guidedGradCam, guidedGradCamBatch, withGuidedRelu, displayGradient, combineGuidedGradCam } from './guided';
 export { SCORE_CAM, scoreCam, scoreCamBatch, scoreMasks, type ScoreCamOptions, type ScoreCamResult, type ScoreCamParts } from './scorecam';
 export { ABLATION_CAM, ablationCam, ablationCamBatch, ablationValue, ablationWeights, type AblationCamOptions, type AblationCamResult, type AblationCamParts } from './ablationcam';
+export { RANDOM_CAM, randomCam, randomCamBatch, randomWeights, type RandomCamOptions, type RandomCamResult } from './randomcam';
 export { type LongRunOptions, type ChunkProgress } from './chunks';
 export { explain, type ExplainOptions, type ResultOf } from './explain';
 export { verify, type VerifyContext } from './verify';

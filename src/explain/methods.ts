@@ -8,3 +8,4 @@ import './gradcam';
 import './guided';
 import './scorecam';
 import './ablationcam';
+import './randomcam';
