@@ -11,6 +11,7 @@ export { GUIDED_BACKPROP, GUIDED_GRAD_CAM, guidedBackprop, guidedBackpropBatch, 
 export { SCORE_CAM, scoreCam, scoreCamBatch, scoreMasks, type ScoreCamOptions, type ScoreCamResult, type ScoreCamParts } from './scorecam';
 export { ABLATION_CAM, ablationCam, ablationCamBatch, ablationValue, ablationWeights, type AblationCamOptions, type AblationCamResult, type AblationCamParts } from './ablationcam';
 export { RANDOM_CAM, randomCam, randomCamBatch, randomWeights, type RandomCamOptions, type RandomCamResult } from './randomcam';
+export { FULL_GRAD, fullGrad, fullGradBatch, biasOf, type FullGradResult, type FullGradParts, type FullGradCompleteness } from './fullgrad';
 export { type LongRunOptions, type ChunkProgress } from './chunks';
 export { explain, type ExplainOptions, type ResultOf } from './explain';
 export { verify, type VerifyContext } from './verify';

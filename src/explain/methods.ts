@@ -9,3 +9,4 @@ import './guided';
 import './scorecam';
 import './ablationcam';
 import './randomcam';
+import './fullgrad';

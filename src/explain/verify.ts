@@ -158,3 +158,16 @@ export function ablationCamIdentities(r: MapResultWith<{ alpha: Float32Array; ab
 
 /** A map result with a method's own fields. */
 type MapResultWith<P> = import('./types').MapResult & P;
+
+const L12 = 'x\\cdot\\nabla_x S_c + \\sum_l b^l\\cdot\\nabla_{b^l} S_c = S_c';
+
+/**
+ * 12: FullGrad's completeness. A network built from convs, Dense, BatchNorm (affine in inference),
+ * ReLU/ReLU6, max/average pooling and additions is piecewise linear and positively homogeneous in
+ * (input, biases) jointly, so Euler's theorem gives S_c = x·∇_x S_c + Σ_l b^l·∇_{b^l} S_c.
+ */
+export function fullGradIdentities(r: import('./types').MapResult & { completeness: { inputTerm: number; biasTerm: number } }): IdentityCheck[] {
+  const name = 'FullGrad completeness: input·∇S_c + Σ bias·∇S_c equals S_c';
+  if (r.scoreKind !== 'logits') return [skipped(12, name, L12, 'scores are probabilities, which are not piecewise linear')];
+  return [compare(12, name, L12, [r.completeness.inputTerm + r.completeness.biasTerm], [r.S])];
+}

@@ -78,7 +78,7 @@ export function chooseClasses(choice: ClassChoice | undefined, scores: tf.Tensor
 }
 
 /** Disposes what a failed gradient pass left on the engine's tape (tfjs keeps it on errors). */
-function clearTape(): void {
+export function clearTape(): void {
   const engine = tf.engine() as unknown as { state: { activeTape: Array<{ saved?: tf.Tensor[] }> | null; gradientDepth: number } };
   const tape = engine.state.activeTape;
   if (tape && engine.state.gradientDepth === 0) {
