@@ -81,7 +81,8 @@ function ablatedScores(ctx: BatchContext): Array<{ scores: Float32Array; value: 
       const k0 = u % K;
       const k1 = Math.min(K, k0 + (end - u));
       const b = k1 - k0;
-      const mask = tf.oneHot(tf.range(k0, k1, 1, 'int32'), K).reshape([b, 1, 1, K]);
+      // Row r ablates channel k0 + r (tf.oneHot refuses a depth of 1, so compare indices).
+      const mask = tf.cast(tf.equal(tf.range(0, K, 1, 'int32').reshape([1, 1, 1, K]), tf.range(k0, k1, 1, 'int32').reshape([b, 1, 1, 1])), 'float32');
       const ablated = tf.add(tf.mul(repeatImage(ctx.pass.f, i, b), tf.sub(1, mask)), tf.mul(mask, values[i]));
       const input = repeatImage(ctx.images, i, b);
       const scores = known

@@ -99,7 +99,6 @@ interface FullGradExtra {
  */
 function fullGradPass(ctx: BatchContext): FullGradExtra[] {
   const images = ctx.images;
-  const [n, H, W] = images.shape;
   const taps: Array<{ layer: Layer; y: tf.Tensor; bias: Float32Array }> = [];
   const xs: tf.Tensor[] = [images];
   const classes = ctx.pass.classIndices;
@@ -111,7 +110,8 @@ function fullGradPass(ctx: BatchContext): FullGradExtra[] {
           tap: (layer, y) => {
             const bias = biasOf(layer);
             if (bias && y.shape[y.rank - 1] === bias.length) {
-              taps.push({ layer, y, bias });
+              // The gradient call tidies what its function made; the pre-activation gradient needs y after it.
+              taps.push({ layer, y: tf.keep(y), bias });
               xs.push(y);
             }
           },
@@ -121,8 +121,26 @@ function fullGradPass(ctx: BatchContext): FullGradExtra[] {
       }, xs, undefined, true).grads));
   } catch (e) {
     clearTape();
+    disposeTaps(taps);
     throw e;
   }
+  try {
+    return fullGradMaps(ctx, taps, grads);
+  } finally {
+    disposeTaps(taps);
+  }
+}
+
+/** The kept layer outputs of the pass. */
+function disposeTaps(taps: ReadonlyArray<{ y: tf.Tensor }>): void {
+  for (const y of new Set(taps.map((t) => t.y))) if (!y.isDisposed) y.dispose();
+}
+
+/** Each image's map and completeness terms from the pass's gradients. */
+function fullGradMaps(ctx: BatchContext, taps: ReadonlyArray<{ layer: Layer; y: tf.Tensor; bias: Float32Array }>, grads: tf.Tensor[]): FullGradExtra[] {
+  const images = ctx.images;
+  const [n, H, W] = images.shape;
+  const classes = ctx.pass.classIndices;
   const gIn = grads[0] ?? tf.zerosLike(images);
   const inputTerms = tf.sum(tf.mul(images, gIn), [1, 2, 3]).dataSync() as Float32Array;
   const inputMap = scaledChannelSum(tf.mul(images, gIn) as tf.Tensor4D).dataSync() as Float32Array;

@@ -12,6 +12,7 @@ export { SCORE_CAM, scoreCam, scoreCamBatch, scoreMasks, type ScoreCamOptions, t
 export { ABLATION_CAM, ablationCam, ablationCamBatch, ablationValue, ablationWeights, type AblationCamOptions, type AblationCamResult, type AblationCamParts } from './ablationcam';
 export { RANDOM_CAM, randomCam, randomCamBatch, randomWeights, type RandomCamOptions, type RandomCamResult } from './randomcam';
 export { FULL_GRAD, fullGrad, fullGradBatch, biasOf, type FullGradResult, type FullGradParts, type FullGradCompleteness } from './fullgrad';
+export { SMOOTH_GRAD, smoothGrad, smoothGradBatch, gaussian, type SmoothGradOptions, type SmoothGradResult } from './smoothgrad';
 export { type LongRunOptions, type ChunkProgress } from './chunks';
 export { explain, type ExplainOptions, type ResultOf } from './explain';
 export { verify, type VerifyContext } from './verify';

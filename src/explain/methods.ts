@@ -10,3 +10,4 @@ import './scorecam';
 import './ablationcam';
 import './randomcam';
 import './fullgrad';
+import './smoothgrad';
