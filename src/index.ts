@@ -21,7 +21,7 @@ export type {
   NDArray, ResultMeta, MapForms, MapResult, ExplainResult, GapResult, CamResult, GradCamResult, GuidedBackpropResult,
   GuidedGradCamResult, IdentityCheck, MethodOptions, ExplainOptions, Walkthrough, WalkthroughStep,
 } from './explain';
-export type { ScoreCamResult, ScoreCamOptions, AblationCamResult, AblationCamOptions, RandomCamResult, RandomCamOptions, FullGradResult, SmoothGradResult, SmoothGradOptions, LongRunOptions, ChunkProgress } from './explain';
+export type { ScoreCamResult, ScoreCamOptions, AblationCamResult, AblationCamOptions, RandomCamResult, RandomCamOptions, FullGradResult, SmoothGradResult, SmoothGradOptions, CompareOptions, MethodComparison, LongRunOptions, ChunkProgress } from './explain';
 
 // Adding a method (see README "Adding a method").
 export {
@@ -70,6 +70,7 @@ export const fullGrad = withDisplay(explainLayer.fullGrad);
 export const fullGradBatch = withDisplay(explainLayer.fullGradBatch);
 export const smoothGrad = withDisplay(explainLayer.smoothGrad);
 export const smoothGradBatch = withDisplay(explainLayer.smoothGradBatch);
+export const compareMethods = withDisplay(explainLayer.compareMethods);
 export const explain = withDisplay(explainLayer.explain);
 export const verify = withDisplay(explainLayer.verify);
 export const walkthrough = withDisplay(explainLayer.walkthrough);

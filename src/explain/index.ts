@@ -13,6 +13,7 @@ export { ABLATION_CAM, ablationCam, ablationCamBatch, ablationValue, ablationWei
 export { RANDOM_CAM, randomCam, randomCamBatch, randomWeights, type RandomCamOptions, type RandomCamResult } from './randomcam';
 export { FULL_GRAD, fullGrad, fullGradBatch, biasOf, type FullGradResult, type FullGradParts, type FullGradCompleteness } from './fullgrad';
 export { SMOOTH_GRAD, smoothGrad, smoothGradBatch, gaussian, type SmoothGradOptions, type SmoothGradResult } from './smoothgrad';
+export { compareMethods, isMethodComparison, type CompareOptions, type MethodComparison } from './compare';
 export { type LongRunOptions, type ChunkProgress } from './chunks';
 export { explain, type ExplainOptions, type ResultOf } from './explain';
 export { verify, type VerifyContext } from './verify';
