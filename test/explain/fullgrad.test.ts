@@ -8,7 +8,7 @@ import { builtinSamples } from '../../src/model/builtin';
 import { explain, verify } from '../../src/explain';
 import { biasOf, fullGrad, fullGradBatch, type FullGradResult } from '../../src/explain/fullgrad';
 import { TslabCamError } from '../../src/errors';
-import { mobileNetV2, randomImages, resNet } from '../fixtures/models';
+import { gapNet, mobileNetV2, randomImages, resNet } from '../fixtures/models';
 import { relDiff } from '../helpers/numeric';
 
 before(async () => {
@@ -67,8 +67,9 @@ test('fullGrad: completeness (identity 12) on both built-in models and every sam
   }
 });
 
-test('fullGrad: completeness on a ResNet and MobileNetV2 (BN, ReLU6, skips); batch of 8 = 8 singles; no leaks', () => {
-  for (const model of [resNet({ seed: 3, size: 16 }), mobileNetV2({ seed: 2, size: 32 })]) {
+test('fullGrad: completeness on a fused conv+ReLU net, a ResNet and MobileNetV2 (BN, ReLU6, skips); batch of 8 = 8 singles; no leaks', () => {
+  // gapNet's convs fuse their ReLU and bias: the bias gradient is taken before the ReLU.
+  for (const model of [gapNet({ seed: 7, size: 16 }), resNet({ seed: 3, size: 16 }), mobileNetV2({ seed: 2, size: 32 })]) {
     const size = model.inputs[0].shape[1] as number;
     const x = randomImages(8, size, 4);
     const before = tf.memory().numTensors;

@@ -88,3 +88,15 @@ test('scoreCam: cancellation between chunks and a bad batchSize are typed errors
   x.dispose();
   model.dispose();
 });
+
+test('forward-pass methods at a layer without a spatial map: typed NO_SPATIAL_LAYER, no tensors left', () => {
+  const model = gapNet({ seed: 1, size: 12 });
+  const x = randomImages(1, 12, 1);
+  const before = tf.memory().numTensors;
+  for (const method of ['scoreCam', 'ablationCam', 'randomCam']) {
+    assert.throws(() => explain(model, x, { method, layer: 'gap' }), (e: unknown) => e instanceof TslabCamError && e.code === 'NO_SPATIAL_LAYER', method);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  x.dispose();
+  model.dispose();
+});
