@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { runGraph, runUntil } from '../model/graph';
-import { inboundNodes } from '../model/layers';
+import { inboundNodes, nodeOf, type SymbolicTensor } from '../model/layers';
 import { LongRunOptions, checkBatchSize, chunkSize, forChunks } from './chunks';
 import { defineWeightsMethod, type WeightParts } from './mapmethod';
 import type { MethodOptions } from './registry';
@@ -33,18 +33,25 @@ export function ablationValue(f: ArrayLike<number>): number {
 }
 
 /**
- * The values a pass above the target layer needs from below it: every value recorded by runUntil
- * that a layer not yet run consumes (skip connections around the target, the input), by id.
+ * The values a pass above the target layer needs from below it: walking back from the model's
+ * outputs, every value recorded by runUntil where the walk stops (the target's output, skip
+ * connections around it, the input), by id. Values the pass never reads (e.g. a folded conv's
+ * input) are not repeated.
  */
 function frontier(model: tf.LayersModel, known: ReadonlyMap<number, tf.Tensor>): number[] {
-  const ids = new Set<number>();
-  for (const layer of model.layers) {
-    for (const node of inboundNodes(layer)) {
-      if (node.outputTensors.every((s) => known.has(s.id))) continue;
-      for (const s of node.inputTensors) if (known.has(s.id)) ids.add(s.id);
+  const need = new Set<number>();
+  const seen = new Set<number>();
+  const visit = (s: SymbolicTensor): void => {
+    if (seen.has(s.id)) return;
+    seen.add(s.id);
+    if (known.has(s.id)) {
+      need.add(s.id);
+      return;
     }
-  }
-  return [...ids];
+    for (const t of nodeOf(s).inputTensors) visit(t);
+  };
+  model.outputs.forEach(visit);
+  return [...need];
 }
 
 /** Image i of a batch, repeated n times along the batch axis. */
