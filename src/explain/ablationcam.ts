@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { runGraph, runUntil } from '../model/graph';
 import { inboundNodes, nodeOf, type SymbolicTensor } from '../model/layers';
-import { LongRunOptions, checkBatchSize, chunkSize, forChunks } from './chunks';
+import { LongRunOptions, checkBatchSize, chunkSize, forChunks, forwardBytesPerImage } from './chunks';
 import { defineWeightsMethod, type WeightParts } from './mapmethod';
 import type { MethodOptions } from './registry';
 import type { BatchContext } from './runner';
@@ -38,9 +38,10 @@ export function ablationValue(f: ArrayLike<number>): number {
  * connections around it, the input), by id. Values the pass never reads (e.g. a folded conv's
  * input) are not repeated.
  */
-function frontier(model: tf.LayersModel, known: ReadonlyMap<number, tf.Tensor>): number[] {
+function frontier(model: tf.LayersModel, known: ReadonlyMap<number, tf.Tensor>): { ids: number[]; aboveBytes: number } {
   const need = new Set<number>();
   const seen = new Set<number>();
+  let aboveBytes = 0;
   const visit = (s: SymbolicTensor): void => {
     if (seen.has(s.id)) return;
     seen.add(s.id);
@@ -48,10 +49,12 @@ function frontier(model: tf.LayersModel, known: ReadonlyMap<number, tf.Tensor>):
       need.add(s.id);
       return;
     }
+    // Per-image bytes of what the upper pass computes, for sizing its batches.
+    aboveBytes += 4 * s.shape.slice(1).reduce<number>((n, d) => n * (d ?? 1), 1);
     for (const t of nodeOf(s).inputTensors) visit(t);
   };
   model.outputs.forEach(visit);
-  return [...need];
+  return { ids: [...need], aboveBytes };
 }
 
 /** Image i of a batch, repeated n times along the batch axis. */
@@ -73,11 +76,15 @@ function ablatedScores(ctx: BatchContext): Array<{ scores: Float32Array; value: 
   const target = ctx.layer.path.length === 1 ? ctx.model.layers.find((l) => l.name === ctx.layer.path[0]) : undefined;
   const known = target ? runUntil(ctx.model, ctx.images, ctx.layer.path[0]) : null;
   const targetId = target && known ? inboundNodes(target)[0].outputTensors[0].id : -1;
-  const needed = known ? frontier(ctx.model, known).filter((id) => id !== targetId) : [];
+  const upper = known ? frontier(ctx.model, known) : { ids: [], aboveBytes: 0 };
+  const needed = upper.ids.filter((id) => id !== targetId);
+  // The upper pass reads the input itself only when a layer above the target takes it.
+  const inputIds = new Set(ctx.model.inputs.map((s) => s.id));
+  const needsInput = needed.some((id) => inputIds.has(id));
   const fData = ctx.pass.f.dataSync() as Float32Array;
   const values = Array.from({ length: n }, (_, i) => ablationValue(fData.subarray(i * h * w * K, (i + 1) * h * w * K)));
-  const bytes = 4 * h * w * K * 3 + needed.reduce((s, id) => s + 4 * known!.get(id)!.size / n, 0);
-  const chunk = chunkSize(n * K, known ? bytes : 4 * ctx.images.size / n + bytes, batchSize);
+  const bytes = 4 * h * w * K * 3 + needed.reduce((s, id) => s + 4 * known!.get(id)!.size / n, 0) + 2 * upper.aboveBytes;
+  const chunk = chunkSize(n * K, known ? bytes : forwardBytesPerImage(ctx.model) + bytes, batchSize);
   const out = values.map((value) => ({ scores: new Float32Array(K), value }));
   forChunks({
     total: n * K, chunk, label: 'Ablation-CAM', unit: 'ablated channels', signal: options.signal, onProgress: options.onProgress,
@@ -91,7 +98,7 @@ function ablatedScores(ctx: BatchContext): Array<{ scores: Float32Array; value: 
       // Row r ablates channel k0 + r (tf.oneHot refuses a depth of 1, so compare indices).
       const mask = tf.cast(tf.equal(tf.range(0, K, 1, 'int32').reshape([1, 1, 1, K]), tf.range(k0, k1, 1, 'int32').reshape([b, 1, 1, 1])), 'float32');
       const ablated = tf.add(tf.mul(repeatImage(ctx.pass.f, i, b), tf.sub(1, mask)), tf.mul(mask, values[i]));
-      const input = repeatImage(ctx.images, i, b);
+      const input = known && !needsInput ? tf.slice(ctx.images, [i, 0, 0, 0], [1, -1, -1, -1]) : repeatImage(ctx.images, i, b);
       const scores = known
         ? runGraph(ctx.model, input, { capture: [], scoreKind: ctx.pass.scoreKind, known: new Map([...needed.map((id) => [id, repeatImage(known.get(id)!, i, b)] as const), [targetId, ablated]]) })
         : runGraph(ctx.model, input, { capture: ctx.layer.path, scoreKind: ctx.pass.scoreKind, override: ablated });
