@@ -1,7 +1,8 @@
 /**
- * Writes the tutorial notebooks notebooks/01…05 and 07 (Japanese first, English alongside). They follow
- * the article's order: GAP → CAM → Grad-CAM → guided backprop → your own model, on the built-in
- * models, offline. Regenerate after changing the cells: node -r ts-node/register scripts/make-tutorial.ts
+ * Writes the tutorial notebooks notebooks/01…07 (Japanese first, English alongside). They follow
+ * the article's order: GAP → CAM → Grad-CAM → guided backprop → your own model, then the CAM
+ * family after Grad-CAM (06) and how to measure an explanation (07), on the built-in models, offline.
+ * Regenerate after changing the cells: node -r ts-node/register scripts/make-tutorial.ts
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -12,6 +13,12 @@ import { makeNotebook, ROOT } from './jupyter';
 // earlier cell everywhere except inside a shorthand property, where it is then undefined.
 const IMPORT = 'import * as tc from "..";\nconst backend = await tc.initBackend();\nconsole.log(`tfjs ${backend.tfjsVersion} on the ${backend.name} backend (${backend.reason})`);';
 const SAMPLE = (name: string, v: string) => `const ${v} = tc.builtinSamples().find((s) => s.name === "${name}")!;`;
+
+/**
+ * The methods notebook 06 compares side by side. LEAD: add the gradient family (gradCamPlusPlus,
+ * xGradCam, hiResCam, layerCam, eigenCam, …) here when merging i12a-gradfamily.
+ */
+export const FAMILY_06: readonly string[] = ['gradCam', 'gradCamPlusPlus', 'xGradCam', 'hiResCam', 'layerCam', 'eigenCam', 'scoreCam', 'ablationCam', 'fullGrad', 'randomCam', 'guidedBackprop'];
 
 export const TUTORIAL: Record<string, string[]> = {
   '01-gap.ipynb': [
@@ -202,6 +209,81 @@ Without \`layer\`, the last spatial feature map before the head is used. A misty
     `const file = tc.builtinSamples()[1].path;\nconst img = await tc.loadImage(file, { model: loaded });\nconst mineGc = tc.gradCam(loaded, img, { layer: "my_conv2" });\nmineGc`,
     'tc.verify(mineGc, { model: loaded, image: img })',
     'tc.explain(loaded, tf.concat([img, img, img]), { classIndex: [0, 1, 2], layer: "my_conv1" })',
+  ],
+  '06-cam-family.ipynb': [
+    `%md
+# 06 · Grad-CAM のあとの CAM たち / The CAM family after Grad-CAM
+
+**日本語** — Grad-CAM のあと、チャネルの重み $\\alpha_k^c$ の決め方を変えた手法がたくさん提案されました。どれも地図は $L = \\mathrm{ReLU}(\\sum_k \\alpha_k^c f_k)$ の形で、違いは重みだけです。勾配を使わずに順伝播だけで重みを決める手法(Score-CAM, Ablation-CAM)、バイアスまで含めて勾配を完全に分解する FullGrad、そして比較の床となるランダムな重みを見ます。GAP モデルでは、それぞれがどんな式に帰着するかを数値で確かめます(\`tc.verify\`)。
+
+**English** — After Grad-CAM came many methods that change only how the channel weights $\\alpha_k^c$ are found; the map keeps the form $L = \\mathrm{ReLU}(\\sum_k \\alpha_k^c f_k)$. Here: weights from forward passes only (Score-CAM, Ablation-CAM), FullGrad's complete split of the score into input and bias parts, and random weights as the floor every metric must beat. On the GAP model each reduces to a closed form, checked on the numbers with \`tc.verify\`.`,
+    IMPORT,
+    `const model = await tc.loadModel("builtin:digits-gap");\n${SAMPLE('single-digit', 'sample')}\nconst x = await tc.loadImage(sample.path, { model: model });\nconsole.log(sample.description);`,
+    `%md
+## Grad-CAM(おさらい / recap)
+
+$$\\alpha_k^c = \\frac{1}{Z}\\sum_{x,y}\\frac{\\partial S_c}{\\partial f_k(x,y)}$$
+
+GAP モデルでは $\\partial S_c/\\partial f_k(x,y) = w_k^c/Z$ なので $\\alpha_k^c Z = w_k^c$(恒等式 4)。 / On the GAP model $\\alpha_k^c Z = w_k^c$ (identity 4).`,
+    'const gc = tc.gradCam(model, x);\ntc.verify(gc, { model: model, image: x })',
+    `%md
+## 勾配で重みを変える手法 / Methods that reweight the gradient
+
+GAP モデルでは $\\partial S_c/\\partial f_k(x,y) = w_k^c/Z$ がどこでも同じなので、どの手法も CAM の量で閉じた式になります(恒等式 6–10):
+
+- XGrad-CAM(Fu et al. 2020): $\\alpha_k = \\sum_{x,y} \\frac{f_k}{\\sum f_k}\\frac{\\partial S_c}{\\partial f_k}$ → $L\\,Z = \\mathrm{ReLU}(M_c)$(Grad-CAM と同じ)
+- HiResCAM(Draelos & Carin 2020): $\\mathrm{ReLU}(\\sum_k \\frac{\\partial S_c}{\\partial f_k} \\odot f_k)$ → $L\\,Z = \\mathrm{ReLU}(M_c)$
+- LayerCAM(Jiang et al. 2021): $\\sum_k \\mathrm{ReLU}(\\frac{\\partial S_c}{\\partial f_k}) \\odot f_k$ → $L\\,Z = \\sum_k \\mathrm{ReLU}(w_k^c) f_k$
+- Grad-CAM++(Chattopadhyay et al. 2018): $\\alpha_k = \\frac{\\mathrm{ReLU}(w)\\,w^2}{w^2(2 + w F_k) + \\varepsilon Z^2}$(pytorch-grad-cam の $\\varepsilon = 10^{-6}$ 込み)
+
+On the GAP model every gradient method has a closed form in CAM's quantities (identities 6–10); \`tc.verify\` checks each on these numbers. Eigen-CAM (Muhammad & Yeasin 2020) needs no gradient: it projects $f$ on its first principal component (sign fixed so the map correlates positively with the mean activation).`,
+    'const family = ["xGradCam", "hiResCam", "layerCam", "gradCamPlusPlus"].map((m) => tc.explain(model, x, { method: m, classIndex: gc.classIndex })[0]);\ntc.makeDisplayable(family.flatMap((r) => tc.verify(r, { model: model, image: x })))',
+    'tc.eigenCam(model, x)',
+    `%md
+## Score-CAM (Wang et al. 2020)
+
+$$H_k = \\frac{\\mathrm{up}(f_k) - \\min}{\\max - \\min},\\qquad \\alpha_k^c = \\operatorname{softmax}_k\\, S_c(X \\odot H_k)$$
+
+各特徴マップを入力サイズへ拡大して 0–1 に正規化したマスク $H_k$ で入力を覆い、そのスコアをチャネル方向にソフトマックスしたものが重みです。勾配は使わず、$K$ 回の順伝播(まとめて実行)だけです。pytorch-grad-cam と同じく、拡大は角をそろえる双線形補間(align_corners=True)です。GAP モデルでも閉じた式はありません(マスクした入力は特徴マップを非線形に変えるため)。
+
+Each feature map, upsampled and min-max scaled, masks the input; the masked input's score, softmaxed over channels, is the weight. No gradient: $K$ forward passes, batched (\`batchSize\` overrides; \`signal\` cancels; \`onProgress\` reports count, rate and ETA). No closed form even on the GAP model: masking the input changes the feature maps non-linearly.`,
+    'const sc = tc.scoreCam(model, x, { classIndex: gc.classIndex, onProgress: (p) => { if (p.done === p.total) console.log(`${p.label}: ${p.detail}, ${p.rate.toFixed(0)} ${p.unit}/s`); } });\nsc',
+    `%md
+## Ablation-CAM (Desai & Ramaswamy 2020)
+
+$$\\alpha_k^c = \\frac{S_c - S_c^{k}}{S_c}$$
+
+チャネル $k$ を消したときにスコアがどれだけ下がるか。消す値は pytorch-grad-cam と同じで、活性の最小値が 0 なら 0、そうでなければ最小値 − 1e7 です。対象層より上の部分だけを再計算します。GAP モデルでは $S_c^k = S_c - w_k^c (F_k - v)$ なので
+$$\\alpha_k^c S_c = w_k^c (F_k - v)$$
+($v = 0$ なら $\\alpha_k^c = w_k^c F_k / S_c$、バイアス $b_c$ は両方のスコアにあるので消えます)。恒等式 11 で確かめます。
+
+The weight is the share of the score lost when channel $k$ is ablated (to 0 when the activation's minimum is 0, else to min − 1e7, as pytorch-grad-cam does); only the layers above the target re-run. On the GAP model $\\alpha_k^c S_c = w_k^c (F_k - v)$: identity 11.`,
+    'const ab = tc.ablationCam(model, x, { classIndex: gc.classIndex });\nconsole.log("ablation value v =", ab.ablationValue);\nab',
+    'tc.verify(ab, { model: model, image: x })',
+    `%md
+## FullGrad (Srinivas & Fleuret 2019)
+
+区分線形なネットワークでは、スコアは入力の寄与とすべてのバイアスの寄与にちょうど分かれます(完全性):
+$$S_c = x\\cdot\\nabla_x S_c + \\sum_l b^l\\cdot\\nabla_{b^l} S_c$$
+BatchNorm は推論時にはアフィン変換で、そのバイアスは $\\beta - \\gamma\\mu/\\sqrt{\\sigma^2+\\epsilon}$ です。地図は入力勾配×入力と、各畳み込み・BatchNorm 層のバイアス勾配マップを、チャネルごとに正規化して足したものです。恒等式 12 で完全性を確かめます。
+
+For a piecewise-linear network the score splits exactly into the input's part and every bias's part (completeness; BatchNorm's affine part counts as a bias). The map sums the input-gradient × input and every conv/BatchNorm layer's bias-gradient maps, each channel scaled on its own. Identity 12 checks completeness.`,
+    'const fg = tc.fullGrad(model, x, { classIndex: gc.classIndex });\nconsole.log("input part", fg.completeness.inputTerm.toFixed(4), "+ bias part", fg.completeness.biasTerm.toFixed(4), "= S_c", fg.S.toFixed(4));\nfg',
+    'tc.verify(fg, { model: model, image: x })',
+    `%md
+## Random-CAM: 床 / the floor
+
+$\\alpha_k \\sim \\mathcal{U}(-1, 1)$。説明ではありません。どの評価指標も、これと区別できなければ説明を測っていません。
+
+Random channel weights: not an explanation, but the baseline a metric must tell apart from the real methods.`,
+    'tc.randomCam(model, x, { seed: 1 })',
+    `%md
+## 並べて比べる / Side by side
+
+2 つの数字のシーンで、手法ごとの地図を並べます。ドロップダウンでクラスを切り替え、マウスを重ねると値が見えます。同じ層を使う勾配手法は 1 回のパスを共有します。
+
+On the two-digit scene, one panel per method; the dropdown switches the class, hover shows the value. Gradient methods on one layer share one engine pass.`,
+    `${SAMPLE('two-digits', 'two')}\nconst x2 = await tc.loadImage(two.path, { model: model });\ntc.compareMethods(model, x2, { methods: ${JSON.stringify(FAMILY_06)}, classIndex: [...two.labels] })`,
   ],
   '07-measuring.ipynb': [
     `%md

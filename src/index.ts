@@ -24,6 +24,7 @@ export type {
   NDArray, ResultMeta, MapForms, MapResult, ExplainResult, GapResult, CamResult, GradCamResult, GuidedBackpropResult,
   GuidedGradCamResult, IdentityCheck, MethodOptions, ExplainOptions, Walkthrough, WalkthroughStep,
 } from './explain';
+export type { ScoreCamResult, ScoreCamOptions, AblationCamResult, AblationCamOptions, RandomCamResult, RandomCamOptions, FullGradResult, SmoothGradResult, SmoothGradOptions, CompareOptions, MethodComparison, ChunkProgress } from './explain';
 
 /** Targets other than a class score: binary, regression, multi-output, segmentation region, similarity. */
 export * as targets from './model/targets';
@@ -86,6 +87,17 @@ export const gradCamElementWiseBatch = withDisplay(explainLayer.gradCamElementWi
 export const layerCamBatch = withDisplay(explainLayer.layerCamBatch);
 export const eigenCamBatch = withDisplay(explainLayer.eigenCamBatch);
 export const eigenGradCamBatch = withDisplay(explainLayer.eigenGradCamBatch);
+export const scoreCam = withDisplay(explainLayer.scoreCam);
+export const scoreCamBatch = withDisplay(explainLayer.scoreCamBatch);
+export const ablationCam = withDisplay(explainLayer.ablationCam);
+export const ablationCamBatch = withDisplay(explainLayer.ablationCamBatch);
+export const randomCam = withDisplay(explainLayer.randomCam);
+export const randomCamBatch = withDisplay(explainLayer.randomCamBatch);
+export const fullGrad = withDisplay(explainLayer.fullGrad);
+export const fullGradBatch = withDisplay(explainLayer.fullGradBatch);
+export const smoothGrad = withDisplay(explainLayer.smoothGrad);
+export const smoothGradBatch = withDisplay(explainLayer.smoothGradBatch);
+export const compareMethods = withDisplay(explainLayer.compareMethods);
 export const explain = withDisplay(explainLayer.explain);
 export const verify = withDisplay(explainLayer.verify);
 export const walkthrough = withDisplay(explainLayer.walkthrough);

@@ -18,6 +18,13 @@ export { EIGEN_GRAD_CAM, eigenGradCam, eigenGradCamBatch, type EigenGradCamResul
 export { firstPrincipalProjection } from './eigen';
 export { type EpsilonOptions } from './family';
 export { AUGMENTATIONS, augmentBatch } from './smooth';
+export { SCORE_CAM, scoreCam, scoreCamBatch, scoreMasks, type ScoreCamOptions, type ScoreCamResult, type ScoreCamParts } from './scorecam';
+export { ABLATION_CAM, ablationCam, ablationCamBatch, ablationValue, ablationWeights, type AblationCamOptions, type AblationCamResult, type AblationCamParts } from './ablationcam';
+export { RANDOM_CAM, randomCam, randomCamBatch, randomWeights, type RandomCamOptions, type RandomCamResult } from './randomcam';
+export { FULL_GRAD, fullGrad, fullGradBatch, biasOf, type FullGradResult, type FullGradParts, type FullGradCompleteness } from './fullgrad';
+export { SMOOTH_GRAD, smoothGrad, smoothGradBatch, gaussian, type SmoothGradOptions, type SmoothGradResult } from './smoothgrad';
+export { compareMethods, isMethodComparison, type CompareOptions, type MethodComparison } from './compare';
+export { type LongRunOptions, type ChunkProgress } from './chunks';
 export { explain, type ExplainOptions, type ResultOf, type OptionsOf } from './explain';
 export { verify, type VerifyContext } from './verify';
 export { normalizeMap, upsampleMaps, resizeBilinear, mapForms, weightedSum, gapOf, reluMap, guidedProduct, maxOf } from './maps';

@@ -13,3 +13,8 @@ import './gradcamelementwise';
 import './layercam';
 import './eigencam';
 import './eigengradcam';
+import './scorecam';
+import './ablationcam';
+import './randomcam';
+import './fullgrad';
+import './smoothgrad';

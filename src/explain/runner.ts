@@ -261,3 +261,16 @@ export function defineLayerMethod<R extends object, X = undefined>(def: LayerMet
   registerMethod(method);
   return method;
 }
+
+/**
+ * The model as a tf.LayersModel, for methods that re-run parts of it layer by layer (Score-CAM's
+ * masked passes, Ablation-CAM's upper half, FullGrad's bias gradients); a GRAPH_MODEL error
+ * naming the method and what works instead otherwise.
+ */
+export function layersOnly(model: ExplainableModel, method: string): tf.LayersModel {
+  if (model instanceof tf.GraphModel) {
+    throw new TslabCamError('GRAPH_MODEL', `${method} re-runs parts of the model layer by layer, and a tf.GraphModel (a frozen graph) has nodes, not Keras layers.`,
+      `Use a gradient method (gradCam, gradCamPlusPlus, hiResCam, layerCam, …) or eigenCam on the graph model, or load the layers-format model for ${method}.`);
+  }
+  return model;
+}

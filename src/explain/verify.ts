@@ -254,3 +254,46 @@ export function gradCamPlusPlusIdentities(r: FamilyResult, ctx?: VerifyContext):
   const rhs = g.wc.map((w, k) => (w > 0 ? (w * w * w) / (w * w * (2 + w * F[k]) + eps * r.Z * r.Z) : 0));
   return [compare(10, 'Grad-CAM++ weights: α_k^c equals ReLU(w) w² / (w² (2 + w F_k) + ε Z²)', L10, r.alpha!, rhs)];
 }
+
+// ---- The forward-pass methods (identities 11–12) ----
+
+const L11 = '\\alpha_k^c\\, S_c = w_k^c\\,(F_k - v)\\quad(v = 0 \\text{ when } \\min f = 0)';
+
+/**
+ * 11: Ablation-CAM on a GAP → Dense head. Setting f_k to v everywhere changes F_k to v, so
+ * S_c^k = S_c − w_k^c (F_k − v) and α_k^c S_c = S_c − S_c^k = w_k^c (F_k − v); the bias b_c is in
+ * both scores and drops out. With v = 0 (f ≥ 0 with a zero somewhere, as after a ReLU) this is
+ * α_k^c = w_k^c F_k / S_c.
+ */
+export function ablationCamIdentities(r: MapResultWith<{ alpha: Float32Array; ablationValue: number }>, ctx?: VerifyContext): IdentityCheck[] {
+  const name = 'Ablation-CAM on a GAP head: α_k^c S_c equals w_k^c (F_k − v)';
+  if (!ctx) return [skipped(11, name, L11, 'needs the model: verify(result, {model, image})')];
+  if (!(ctx.model instanceof tf.LayersModel)) return [skipped(11, name, L11, 'a graph model has no Dense weights w_k^c to read')];
+  const model = ctx.model;
+  const head = findGapHead(model);
+  if (!head || head.featureLayer.name !== r.layer) {
+    return [skipped(11, name, L11, head ? `the reduction holds at the layer the GAP averages ('${head.featureLayer.name}')` : 'the model has no GAP → Dense head, so w_k^c do not exist')];
+  }
+  if (r.scoreKind !== 'logits') return [skipped(11, name, L11, 'scores are probabilities, which are not linear in F_k')];
+  if (r.S === 0) return [skipped(11, name, L11, 'S_c = 0: the weights are the undivided differences')];
+  const { W, K, classes } = denseWeights(model, head);
+  const F = gapOf(r.f);
+  const rhs = Float64Array.from({ length: K }, (_, k) => W[k * classes + r.classIndex] * (F[k] - r.ablationValue));
+  return [compare(11, name, L11, Array.from(r.alpha, (a) => a * r.S), rhs, 1e-3)];
+}
+
+/** A map result with a method's own fields. */
+type MapResultWith<P> = import('./types').MapResult & P;
+
+const L12 = 'x\\cdot\\nabla_x S_c + \\sum_l b^l\\cdot\\nabla_{b^l} S_c = S_c';
+
+/**
+ * 12: FullGrad's completeness. A network built from convs, Dense, BatchNorm (affine in inference),
+ * ReLU/ReLU6, max/average pooling and additions is piecewise linear and positively homogeneous in
+ * (input, biases) jointly, so Euler's theorem gives S_c = x·∇_x S_c + Σ_l b^l·∇_{b^l} S_c.
+ */
+export function fullGradIdentities(r: import('./types').MapResult & { completeness: { inputTerm: number; biasTerm: number } }): IdentityCheck[] {
+  const name = 'FullGrad completeness: input·∇S_c + Σ bias·∇S_c equals S_c';
+  if (r.scoreKind !== 'logits') return [skipped(12, name, L12, 'scores are probabilities, which are not piecewise linear')];
+  return [compare(12, name, L12, [r.completeness.inputTerm + r.completeness.biasTerm], [r.S])];
+}

@@ -22,7 +22,16 @@ export interface GraphRunOptions {
    * a gradient tape: they are used as they are and their subgraph is not run again.
    */
   readonly known?: ReadonlyMap<number, tf.Tensor>;
+  /**
+   * Sees every layer's output as it is computed (nested models' layers included), e.g. to take
+   * gradients at many layers in one pass (FullGrad). conv → BatchNorm pairs are not folded then,
+   * so every layer's own output exists.
+   */
+  readonly tap?: Tap;
 }
+
+/** An observer of layer outputs (see GraphRunOptions.tap). */
+export type Tap = (layer: Layer, output: tf.Tensor) => void;
 
 export interface GraphRun {
   /** (N, classes) */
@@ -76,7 +85,7 @@ export function runGraph(model: tf.LayersModel, input: tf.Tensor | tf.Tensor[], 
     throw new TslabCamError('BAD_OPTION', `outputIndex ${outputIndex} is out of range: the model has ${model.outputs.length} output(s).`,
       `Use an integer from 0 to ${model.outputs.length - 1}.`);
   }
-  const r = runContainer(model, asList(input), opts.capture, opts.scoreKind === 'logits', outputIndex, opts.override ?? null, opts.known);
+  const r = runContainer(model, asList(input), opts.capture, opts.scoreKind === 'logits', outputIndex, opts.override ?? null, opts.known, opts.tap ?? null);
   return { scores: r.output, captured: r.captured };
 }
 
@@ -116,7 +125,7 @@ function evaluate(sym: SymbolicTensor, memo: Map<number, tf.Tensor>, target: str
   }
   const layer = sym.sourceLayer;
   const node = nodeOf(sym);
-  const fold = foldableInput(layer, node, target);
+  const fold = hooks.noFold ? null : foldableInput(layer, node, target);
   const next = (t: SymbolicTensor): tf.Tensor => evaluate(t, memo, target, run, hooks);
   const outs = fold && !memo.has(node.inputTensors[0].id)
     ? [foldedConvBatchNorm(fold.conv, layer, next(fold.input) as tf.Tensor4D)]
@@ -131,6 +140,8 @@ interface EvaluateHooks {
   readonly hit?: (sym: SymbolicTensor, value: tf.Tensor) => void;
   /** Called with a layer's fresh outputs before they are recorded; may replace them. */
   readonly after?: (layer: Layer, outs: tf.Tensor[]) => void;
+  /** Run conv → BatchNorm pairs as two layers (a tap must see the conv's output). */
+  readonly noFold?: boolean;
 }
 
 interface ContainerRun {
@@ -139,7 +150,7 @@ interface ContainerRun {
 }
 
 function runContainer(model: tf.LayersModel, inputs: tf.Tensor[], capture: readonly string[], skipSquash: boolean, outputIndex: number,
-  override: tf.Tensor | null, known?: ReadonlyMap<number, tf.Tensor>): ContainerRun {
+  override: tf.Tensor | null, known?: ReadonlyMap<number, tf.Tensor>, tap: Tap | null = null): ContainerRun {
   if (inputs.length !== model.inputs.length) {
     throw new TslabCamError('BAD_IMAGE', `Model '${model.name}' takes ${model.inputs.length} inputs, got ${inputs.length}.`,
       'Pass one image batch per model input.');
@@ -158,7 +169,7 @@ function runContainer(model: tf.LayersModel, inputs: tf.Tensor[], capture: reado
   const runNode = (layer: Layer, node: GraphNode, ins: tf.Tensor[], squash: boolean): tf.Tensor[] => {
     if (isContainer(layer)) {
       const inner = layer.name === target && capture.length > 1 ? capture.slice(1) : [];
-      const sub = runContainer(layer, ins, inner, squash, 0, inner.length > 0 ? override : null);
+      const sub = runContainer(layer, ins, inner, squash, 0, inner.length > 0 ? override : null, undefined, tap);
       if (sub.captured) captured = sub.captured;
       return [sub.output];
     }
@@ -169,7 +180,9 @@ function runContainer(model: tf.LayersModel, inputs: tf.Tensor[], capture: reado
   const value = (sym: SymbolicTensor): tf.Tensor => evaluate(sym, memo, target, (layer, node, ins) => runNode(layer, node, ins, false), {
     // The target's output may come in `known` (computed before the tape): it is the capture.
     hit: (s, t) => { if (isTarget(s.sourceLayer)) captured = t; },
+    noFold: tap !== null,
     after: (layer, outs) => {
+      if (tap && !isContainer(layer)) tap(layer, outs[0]);
       if (!isTarget(layer)) return;
       if (override) outs[0] = override;
       captured = outs[0];

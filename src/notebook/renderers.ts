@@ -7,10 +7,11 @@ import type {
   ExplainResult, GapResult, GuidedBackpropResult, GuidedGradCamResult, IdentityCheck, MapResult, NDArray,
 } from '../explain/types';
 import { hasInputImage, hasMapForms, isExplainResult, isLayerAverages } from '../explain/shapes';
+import { isMethodComparison, type MethodComparison } from '../explain/compare';
 import { escapeHtml } from '../render/escape';
 import type { Figure } from '../render/spec';
 import {
-  barsFigure, classDropdownFigure, classLabel, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure,
+  barsFigure, classComparisonFigure, classDropdownFigure, classLabel, comparisonFigure, featureMapsFigure, galleryFigure, guidedFigure, heatmapFigure,
   imageFigure, imageGridFigure, layerSliderFigure, overlayFigure, resultFeatureMapsFigure, resultTitle,
   hasFeatureMaps, type ComparisonParts, type FeatureMapOptions, type FigureOptions, type GalleryOptions, type OverlayOptions,
 } from '../render/figures';
@@ -164,6 +165,13 @@ function comparisonPartsOf(x: ComparisonParts & { guidedBackprop?: GuidedBackpro
   return { input: x.input, cam: x.cam, gradCam: x.gradCam, guided: x.guided ?? x.guidedBackprop, guidedGradCam: x.guidedGradCam };
 }
 
+/** "4 methods (Grad-CAM, Score-CAM, …) × 2 classes: class 3, class 5 · 1 skipped" */
+function comparisonSummary(c: MethodComparison): string {
+  const labels = c.rows[0]?.map((r) => resultTitle(r).split(' · ')[0]) ?? [];
+  const classes = c.rows.map((r) => (r[0] ? classLabel(r[0]) : '?')).join(', ');
+  return `${labels.length} methods (${labels.join(', ')}) × ${c.rows.length} class${c.rows.length === 1 ? '' : 'es'}: ${classes}${c.skipped.length ? ` · skipped ${c.skipped.map((s) => s.method).join(', ')}` : ''}`;
+}
+
 let registered = false;
 
 /** Registers the library's renderers (idempotent; runs when this module loads). */
@@ -179,6 +187,7 @@ export function registerDefaultRenderers(): void {
   registerRenderer((x): x is ExplainResult[] => Array.isArray(x) && x.length > 0 && x.every(isExplainResult),
     (list, o) => resultListFigure(list, o), 'result list');
   registerRenderer(isComparisonParts, (p, o) => comparisonFigure(comparisonPartsOf(p), o), 'comparison');
+  registerRenderer(isMethodComparison, (c, o) => classComparisonFigure(c.rows, o), { name: 'method comparison', summary: comparisonSummary });
 }
 
 registerDefaultRenderers();

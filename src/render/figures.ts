@@ -562,6 +562,39 @@ export function comparisonFigure(parts: ComparisonParts | readonly ExplainResult
   };
 }
 
+/**
+ * The comparison row for several classes of one image: rows[j] holds every method's result for
+ * class j. Each class's panels are one block of traces; a dropdown shows one block at a time and
+ * the opacity slider acts on every map. Hover shows each map's value. The static image shows the
+ * first class.
+ */
+export function classComparisonFigure(rows: ReadonlyArray<readonly ExplainResult[]>, options: OverlayOptions = {}): Figure {
+  if (rows.length === 0 || rows[0].length === 0) throw new TslabCamError('BAD_OPTION', 'classComparisonFigure got no results.', 'Pass at least one class with one result.');
+  const figures = rows.map((row) => comparisonFigure(row, options));
+  if (figures.length === 1) return figures[0];
+  const first = figures[0];
+  const block = first.plotly.data.length;
+  const data: JsonObject[] = [];
+  figures.forEach((f, j) => f.plotly.data.forEach((trace) => data.push({ ...(trace as JsonObject), visible: j === 0 })));
+  const maps = data.map((t, i) => (t.type === 'heatmap' ? i : -1)).filter((i) => i >= 0);
+  const labelOf = (r: ExplainResult): string => {
+    const S = (r as { S?: unknown }).S;
+    return `${classLabel(r)}${typeof S === 'number' ? ` S=${roundValue(S, 3)}` : ''}`;
+  };
+  const buttons: JsonValue[] = rows.map((row, j): JsonValue => {
+    const visible: JsonValue = data.map((_, i) => Math.floor(i / block) === j);
+    const title: JsonValue = { text: t(`comparison · ${classLabel(row[0])} · layer ${row[0].layer}`) };
+    return { label: t(labelOf(row[0])), method: 'update', args: [{ visible }, { title }] };
+  });
+  const layout: JsonObject = {
+    ...(first.plotly.layout as JsonObject),
+    updatemenus: [{ type: 'dropdown', buttons, active: 0, x: 0, xanchor: 'left', y: 1.12, yanchor: 'bottom', showactive: true, pad: { b: 2 } }],
+    ...(maps.length ? { sliders: [opacitySlider(maps, options.opacity ?? 0.5)] } : {}),
+  };
+  const title = `comparison · ${rows.length} classes (${rows.map((r) => classLabel(r[0])).join(', ')})`;
+  return { kind: first.kind, title, summary: `${title}: ${first.summary.split(': ').slice(1).join(': ')}`, plotly: { data, layout, config: first.plotly.config }, scene: first.scene };
+}
+
 /** What the bars of a known quantity are indexed by: channels for F_k, classes for S_c. */
 function indexNameOf(valueName: string): string {
   if (/^F_k|^[wα]_k/.test(valueName)) return 'channel k';

@@ -25,6 +25,8 @@ const MIN_PASSING: Record<string, number> = {
   '03-gradcam.ipynb': 3 + 1,
   '04-guided-gradcam.ipynb': 0,
   '05-your-model.ipynb': 1,
+  // Grad-CAM's identities 4 (×2) and 5, Ablation-CAM's 11, FullGrad's 12.
+  '06-cam-family.ipynb': 3 + 1 + 1,
   '07-measuring.ipynb': 0,
 };
 
