@@ -44,8 +44,11 @@ async function twin(layers: tf.LayersModel, layer: string): Promise<Twin> {
   return { layers, graph: await loadGraphFixture(fixture), fixture, size: layers.inputs[0].shape[1] as number, layer, node };
 }
 
-/** Methods that need a layers model's weights: they refuse a graph model with GRAPH_MODEL. */
-const REFUSE = new Set(['cam']);
+/**
+ * Methods that need a layers model: CAM reads the Dense weights; Score-CAM, Ablation-CAM and
+ * FullGrad re-run parts of the model layer by layer. They refuse a graph model with GRAPH_MODEL.
+ */
+const REFUSE = new Set(['cam', 'scoreCam', 'ablationCam', 'fullGrad']);
 
 /** The numeric fields a method's result carries, by name, as flat arrays. */
 function numbers(r: ExplainResult): Map<string, ArrayLike<number>> {
