@@ -14,6 +14,7 @@ import { metricNames, metricOf, type RegisteredMetric } from './registry';
 import { saliencyOf } from './saliency';
 import { cascadeLayers, copyModel, randomiseLayer } from './sanity';
 import { estimate } from './stats';
+import { samplesToBatch } from './samples';
 import type { EvalCell, EvalSample, EvalTable, Forward, MetricOptions } from './types';
 import './metrics';
 
@@ -45,12 +46,6 @@ export interface EvaluateOptions extends MetricOptions {
   readonly seed?: number;
 }
 
-function stack(samples: readonly EvalSample[]): tf.Tensor4D {
-  const s = samples[0];
-  const data = new Float32Array(samples.length * s.pixels.length);
-  samples.forEach((x, i) => data.set(x.pixels, i * s.pixels.length));
-  return tf.tensor4d(data, [samples.length, s.height, s.width, s.channels]);
-}
 
 /** The model's output for class c on stacked images, in chunks of `chunk` images. */
 export function forwardFor(model: tf.LayersModel, shape: readonly [number, number, number], classIndex: number, chunk = 130): Forward {
@@ -99,7 +94,7 @@ function checkInputs(model: tf.LayersModel, samples: readonly EvalSample[], metr
 
 /** Every registered method whose result on one image is a map over the input. */
 export function measurableMethods(model: tf.LayersModel, sample: EvalSample): string[] {
-  const x = stack([sample]);
+  const x = samplesToBatch([sample]);
   try {
     return methodNames().filter((m) => {
       try { methodOf(m).explainBatch(model, x).forEach(saliencyOf); return true; } catch { return false; }
@@ -137,7 +132,7 @@ export async function evaluate(model: tf.LayersModel, samples: readonly EvalSamp
     // and options.signal both stop it (src/run); the notebook layer draws its own progress bar.
     const work = (start: number, end: number): void => {
       const part = samples.slice(start, end);
-      const x = stack(part);
+      const x = samplesToBatch(part);
       try {
         const top1 = options.classIndex === undefined && part.some((s) => s.classIndex === undefined)
           ? tf.tidy(() => (model.predict(x) as tf.Tensor).argMax(-1).dataSync()) : null;

@@ -3,7 +3,7 @@ import type { Scene } from '../data/scenes';
 import { evaluationScenes } from '../data/evaluate';
 import { builtinSamples } from '../model/builtin';
 import { loadImage } from '../model/image';
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { EvalSample } from './types';
 
 /** Samples from generated scenes: digit `digit` of each (its box, mask and label as the class). */
@@ -34,4 +34,12 @@ export async function builtinEvalSamples(model: tf.LayersModel): Promise<EvalSam
  */
 export function heldOutSamples(count: number): EvalSample[] {
   return samplesFromScenes(evaluationScenes({ singles: Math.ceil(count / 2), doubles: Math.floor(count / 2) }));
+}
+
+/** Samples as one (N, H, W, C) batch (the caller disposes it); all samples have the first's size. */
+export function samplesToBatch(samples: readonly EvalSample[]): tf.Tensor4D {
+  const s = samples[0];
+  const data = new Float32Array(samples.length * s.pixels.length);
+  samples.forEach((x, i) => data.set(x.pixels, i * s.pixels.length));
+  return tf.tensor4d(data, [samples.length, s.height, s.width, s.channels]);
 }

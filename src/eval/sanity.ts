@@ -14,6 +14,7 @@ import { attachModelMeta, modelMetaOf } from '../model/builtin';
 import { saliencyOf } from './saliency';
 import { spearman, ssim, estimate } from './stats';
 import { checkSample } from './geometry';
+import { samplesToBatch } from './samples';
 import type { EvalSample, Estimate } from './types';
 
 /** A method fails the check when its mean ρ with the original map stays at or above this with every layer randomised. */
@@ -97,12 +98,6 @@ export interface SanityOptions {
   readonly signal?: AbortSignal;
 }
 
-function stackOf(samples: readonly EvalSample[]): tf.Tensor4D {
-  const s = samples[0];
-  const data = new Float32Array(samples.length * s.pixels.length);
-  samples.forEach((x, i) => data.set(x.pixels, i * s.pixels.length));
-  return tf.tensor4d(data, [samples.length, s.height, s.width, s.channels]);
-}
 
 function mapsOf(model: tf.LayersModel, method: string, x: tf.Tensor4D, classes: number[]): Float32Array[] {
   return methodOf(method).explainBatch(model, x, { classIndex: classes }).map(saliencyOf);
@@ -124,7 +119,7 @@ export async function sanityCheck(model: tf.LayersModel, samples: readonly EvalS
   if (!samples.length) throw new TslabCamError('BAD_SAMPLE', 'The sanity check got no samples.', 'Pass at least one sample (e.g. a few built-in scenes).');
   samples.forEach(checkSample);
   options.methods.forEach((m) => methodOf(m));
-  const x = stackOf(samples);
+  const x = samplesToBatch(samples);
   let copy: tf.LayersModel | null = null;
   try {
     const top1 = tf.tidy(() => (model.predict(x) as tf.Tensor).argMax(-1).dataSync());
