@@ -38,7 +38,7 @@ export interface BackendOptions {
   readonly backend?: BackendName;
   /**
    * wasm only: XNNPACK threads, a count or 'all' (every logical core, at most 8); otherwise
-   * TSLAB_CAM_THREADS, otherwise 'all'. Fixed once the wasm backend has started (per process).
+   * TSLAB_CAM_THREADS, otherwise 1 (see chooseThreads for why). Fixed once the wasm backend has started (per process).
    */
   readonly threads?: number | 'all';
 }
@@ -69,7 +69,11 @@ export function chooseThreads(option: number | 'all' | undefined, env: string | 
   };
   if (option !== undefined) return { count: parse(option, 'The threads option'), reason: `threads option ${String(option)}` };
   if (env !== undefined && env.trim() !== '') return { count: parse(env.trim(), 'TSLAB_CAM_THREADS'), reason: `TSLAB_CAM_THREADS=${env.trim()}` };
-  return { count: allCores(), reason: `default: all ${allCores()} logical cores (at most ${MAX_WASM_THREADS})` };
+  // One thread by default: with XNNPACK's pthread workers running, a SIGINT no longer terminates
+  // synchronous code run under vm's breakOnSigint, which is how tslab runs a cell, so the kernel's
+  // stop button could not stop a synchronous Score-CAM (measured: test/run/chunks.test.ts hangs
+  // with 2 threads and passes with 1). Threads are opt-in for scripts and long batches.
+  return { count: 1, reason: 'default: 1 thread (more threads are opt-in: a kernel interrupt cannot stop synchronous cell code while wasm threads run)' };
 }
 
 /** The thread count the wasm backend started with in this process, once it has. */

@@ -18,7 +18,7 @@ test('automatic choice: tensorflow → wasm → cpu, with the reason and every a
     assert.equal(info.attempts[0].name, 'tensorflow');
     assert.equal(info.attempts[0].ok, false, 'tfjs-node is not installed on this machine');
     assert.match(info.reason, /tensorflow unavailable/);
-    // The default is every core (at most 8); the suite may run with TSLAB_CAM_THREADS set.
+    // The default is one thread; the suite may run with TSLAB_CAM_THREADS set.
     const want = chooseThreads(undefined, process.env.TSLAB_CAM_THREADS).count;
     assert.equal(info.wasmThreadCount, want, JSON.stringify(info));
     assert.equal(info.wasmThreads, want > 1);
@@ -104,7 +104,7 @@ test('thread count: the option, then TSLAB_CAM_THREADS, then every core (capped 
   assert.equal(chooseThreads(undefined, ' 2 ').count, 2);
   assert.equal(chooseThreads(undefined, 'all').count, cores);
   assert.equal(chooseThreads('all', undefined).count, cores);
-  assert.equal(chooseThreads(undefined, undefined).count, cores);
+  assert.equal(chooseThreads(undefined, undefined).count, 1, 'one thread unless asked: threads stop the kernel interrupt from reaching synchronous cells');
   assert.match(chooseThreads(undefined, undefined).reason, /default/);
   assert.equal(chooseThreads(64, undefined).count, MAX_WASM_THREADS);
   for (const bad of [0, -1, 1.5, NaN]) {
