@@ -96,9 +96,12 @@ test('npm pack → install into a fresh notebook folder → the README quick sta
     'console.log(`resolved from ${require.resolve("tslab-cam")}`);',
   ]);
   assert.deepEqual(notebookErrors(nb), []);
-  const figure = (nb.cells[1].outputs ?? []).find((o) => o.output_type === 'display_data' && o.data && 'image/png' in o.data);
+  // The bundle holds the plotly JSON and text/html with the PNG inside it (stored once; no image/png by default).
+  const figure = (nb.cells[1].outputs ?? []).find((o) => o.output_type === 'display_data' && o.data && 'application/vnd.plotly.v1+json' in o.data);
   assert.ok(figure, 'the Grad-CAM overlay was displayed');
-  assert.ok(figure.data && 'application/vnd.plotly.v1+json' in figure.data && 'text/html' in figure.data);
+  assert.ok(figure.data && 'text/html' in figure.data);
+  const html = [figure.data['text/html']].flat().join('');
+  assert.match(html, /<img class="tslab-cam-fallback"[^>]* src="data:image\/png;base64,/);
   assert.match(textOf(nb, 1), /Grad-CAM · class 7/);
   assert.match(textOf(nb, 2), /identity checks: \d+ pass, 0 fail/);
   assert.match(textOf(nb, 3), new RegExp(`resolved from ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.node_modules.tslab-cam.dist.index\\.js`));
