@@ -3,11 +3,11 @@ import * as assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
-import * as net from 'net';
 import * as path from 'path';
 import { chromium, type Browser } from 'playwright-core';
 import { jupyterEnv, jupyterPython, notebookErrors } from '../../scripts/jupyter';
 import { FIGURE_COUNT, runDisplayNotebook } from '../render/display-notebook';
+import { freePort } from './jupyter-browser';
 
 // The executed display notebook opened in a real classic Notebook 6 server: trusted, its scripts run
 // and plotly draws every figure; untrusted, Jupyter strips the scripts and every figure's PNG shows.
@@ -18,16 +18,6 @@ let server: ChildProcess | undefined;
 let browser: Browser;
 let base = '';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForServer(url: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
