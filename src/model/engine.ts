@@ -93,7 +93,12 @@ export function checkClassIndex(c: unknown, numClasses: number, where: string): 
 export function chooseClasses(choice: ClassChoice | undefined, scores: tf.Tensor2D): number[] {
   const [n, numClasses] = scores.shape;
   if (choice === undefined || choice === 'top1') {
-    return Array.from(tf.tidy(() => tf.argMax(scores, 1)).dataSync() as Int32Array);
+    const top = tf.argMax(scores, 1);
+    try {
+      return Array.from(top.dataSync() as Int32Array);
+    } finally {
+      top.dispose();
+    }
   }
   if (typeof choice === 'number') {
     checkClassIndex(choice, numClasses, 'classIndex');

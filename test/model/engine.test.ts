@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
-import { checkClassIndex, runEngine } from '../../src/model/engine';
+import { checkClassIndex, chooseClasses, runEngine } from '../../src/model/engine';
 import { resolveLayer } from '../../src/model/inspect';
 import { runGraph } from '../../src/model/graph';
 import { TslabCamError } from '../../src/errors';
@@ -224,4 +224,14 @@ test('a string classIndex reaches the method as the quoted-string error, in a li
   assert.equal(tf.memory().numTensors, before);
   img.dispose();
   m.dispose();
+});
+
+test('chooseClasses: top-1 per row, and no tensor left behind outside any tf.tidy', () => {
+  const scores = tf.tensor2d([[0.1, 0.7, 0.2], [0.9, 0.05, 0.05]]);
+  const before = tf.memory().numTensors;
+  assert.deepEqual(chooseClasses(undefined, scores), [1, 0]);
+  assert.deepEqual(chooseClasses('top1', scores), [1, 0]);
+  assert.deepEqual(chooseClasses([2, 2], scores), [2, 2]);
+  assert.equal(tf.memory().numTensors, before);
+  scores.dispose();
 });
