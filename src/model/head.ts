@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Layer, activationName, inboundNodes, isContainer } from './layers';
-import { LayerInfo, listLayers } from './inspect';
+import { LayerInfo, layersOf } from './inspect';
 
 /** The GAP → Dense classifier head that CAM reads its weights from. */
 export interface GapHead {
@@ -25,7 +25,7 @@ const PASS_THROUGH = new Set(['Dropout', 'SpatialDropout1D', 'GaussianDropout', 
  * Returns null when the model has no such head, which is exactly when CAM's w_k^c do not exist.
  */
 export function findGapHead(model: tf.LayersModel, outputIndex = 0): GapHead | null {
-  const infos = listLayers(model);
+  const infos = layersOf(model);
   const info = (l: Layer): LayerInfo | undefined => infos.find((i) => i.path.length === 1 && i.path[0] === l.name);
   const outLayer = model.outputs[outputIndex].sourceLayer;
   for (const layer of model.layers) {

@@ -36,6 +36,25 @@ function isSpatial(shape: readonly (number | null)[]): boolean {
 /** Lists every layer (recursing into nested models) in topological order with its output shape. */
 export function listLayers(model: tf.LayersModel | tf.GraphModel): LayerInfo[] {
   if (model instanceof tf.GraphModel) return listNodes(model);
+  return [...layersOf(model)];
+}
+
+/**
+ * The layer list of a LayersModel, computed once per model: every explain call resolves its layer,
+ * and walking the model (with parameter counts) was ~4% of a Grad-CAM call on the digits models.
+ * Keyed on the layer count too, because a tf.Sequential can still gain layers with add().
+ */
+const layerLists = new WeakMap<tf.LayersModel, { readonly count: number; readonly layers: readonly LayerInfo[] }>();
+
+export function layersOf(model: tf.LayersModel): readonly LayerInfo[] {
+  const kept = layerLists.get(model);
+  if (kept && kept.count === model.layers.length) return kept.layers;
+  const layers = walkLayers(model);
+  layerLists.set(model, { count: model.layers.length, layers });
+  return layers;
+}
+
+function walkLayers(model: tf.LayersModel): LayerInfo[] {
   const out: LayerInfo[] = [];
   const walk = (m: tf.LayersModel, prefix: string[]): void => {
     for (const layer of m.layers) {
@@ -68,7 +87,7 @@ export function listLayers(model: tf.LayersModel | tf.GraphModel): LayerInfo[] {
 export function findTargetLayer(model: tf.LayersModel | tf.GraphModel): LayerInfo {
   if (model instanceof tf.GraphModel) return findTargetNode(model);
   assertLayersModel(model);
-  const layers = listLayers(model);
+  const layers = layersOf(model);
   const spatial = layers.filter((l) => l.spatial && FEATURE_CLASSES.has(l.className));
   if (spatial.length === 0) {
     throw new TslabCamError('NO_SPATIAL_LAYER',
@@ -108,7 +127,7 @@ export function resolveLayer(model: tf.LayersModel | tf.GraphModel, layer?: stri
   if (model instanceof tf.GraphModel) return resolveNode(model, layer);
   assertLayersModel(model);
   if (layer === undefined || layer === null) return findTargetLayer(model);
-  const layers = listLayers(model);
+  const layers = layersOf(model);
   let found: LayerInfo | undefined;
   if (typeof layer === 'number') {
     if (!Number.isInteger(layer) || layer < -layers.length || layer >= layers.length) {

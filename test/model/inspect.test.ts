@@ -73,3 +73,17 @@ test('findGapHead finds GAP → (Dropout) → Dense and only that', () => {
   withDropout.dispose();
   flat.dispose();
 });
+
+test('the kept layer list follows a Sequential that gains layers, and listLayers hands out a copy', () => {
+  const m = tf.sequential();
+  m.add(tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, padding: 'same', name: 'first_conv' }));
+  assert.equal(resolveLayer(m, 'first_conv').name, 'first_conv');
+  assert.throws(() => resolveLayer(m, 'second_conv'), (e: unknown) => e instanceof TslabCamError && e.code === 'UNKNOWN_LAYER');
+  m.add(tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'second_conv' }));
+  assert.deepEqual(resolveLayer(m, 'second_conv').outputShape, [null, 8, 8, 3]);
+  assert.equal(findTargetLayer(m).name, 'second_conv');
+  const list = listLayers(m);
+  list.pop();
+  assert.equal(listLayers(m).length, 2);
+  m.dispose();
+});
