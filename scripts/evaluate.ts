@@ -14,6 +14,8 @@
  * pointing, localisation error, Average Drop, Increase in Confidence, deletion / insertion AUC,
  * sanity ρ; default 500, 0 skips it), --steps N (deletion / insertion steps, default 64),
  * --readme (write the table into README.md between <!-- eval-table --> markers),
+ * --save FILE (the metric tables as JSON; default out/eval-tables.json, rewritten after each model),
+ * --render FILE (no model runs: rebuild the README section from a saved FILE; with --readme),
  * --dir DIR (models folder; default the package's), --write, --json.
  */
 import * as fs from 'fs';
@@ -43,13 +45,15 @@ interface Args {
   metrics: number;
   steps: number;
   readme: boolean;
+  save: string;
+  render: string | null;
 }
 
 /** The README table's metrics, in its column order. */
 export const README_METRICS = ['pointing', 'energyPointing', 'localisationError', 'averageDrop', 'increaseInConfidence', 'deletion', 'insertion', 'sanity'] as const;
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { models: [...BUILTIN_KINDS], singles: 2000, doubles: 2000, pointing: 1000, dir: path.join(packageRoot(), 'models'), write: false, json: false, metrics: 500, steps: 64, readme: false };
+  const a: Args = { models: [...BUILTIN_KINDS], singles: 2000, doubles: 2000, pointing: 1000, dir: path.join(packageRoot(), 'models'), write: false, json: false, metrics: 500, steps: 64, readme: false, save: path.join(packageRoot(), 'out', 'eval-tables.json'), render: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const num = (): number => {
@@ -70,6 +74,8 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--metrics') a.metrics = num();
     else if (k === '--steps') a.steps = num();
     else if (k === '--readme') a.readme = true;
+    else if (k === '--save') a.save = path.resolve(argv[++i]);
+    else if (k === '--render') a.render = path.resolve(argv[++i]);
     else throw new Error(`unknown option ${k}`);
   }
   return a;
@@ -85,10 +91,25 @@ function summary(r: PointingReport): Record<string, unknown> {
   };
 }
 
+/** What the tables were measured with, saved beside them so the README can be rebuilt without re-running. */
+interface SavedTables {
+  readonly steps: number;
+  readonly backend: string;
+  readonly tables: { kind: string; table: EvalTable; seconds: number }[];
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.render) {
+    const saved = JSON.parse(fs.readFileSync(args.render, 'utf8')) as SavedTables;
+    const md = tablesMarkdown(saved.tables, saved.steps, saved.backend);
+    if (args.readme) writeSection(path.join(packageRoot(), 'README.md'), 'eval-table', md);
+    process.stderr.write(md + '\n');
+    return;
+  }
   const backend = await initBackend();
-  process.stderr.write(`backend: ${backend.name}\n`);
+  const backendText = backend.name === 'wasm' ? `wasm backend, ${backend.wasmThreadCount ?? 1} thread${backend.wasmThreadCount === 1 ? '' : 's'}` : `${backend.name} backend`;
+  process.stderr.write(`backend: ${backendText}\n`);
   const scenes = evaluationScenes({ singles: args.singles, doubles: args.doubles });
   const pointSingles = evaluationScenes({ singles: args.pointing, doubles: 0 });
   const pointDoubles = evaluationScenes({ singles: 0, doubles: args.pointing });
@@ -117,6 +138,8 @@ async function main(): Promise<void> {
       table = await evaluate(model, samples, { metrics: [...README_METRICS], steps: args.steps, onProgress: (p) => bar.update(p.done) });
       bar.done();
       tables.push({ kind, table, seconds: (Date.now() - t0) / 1000 });
+      fs.mkdirSync(path.dirname(args.save), { recursive: true });
+      fs.writeFileSync(args.save, JSON.stringify({ steps: args.steps, backend: backendText, tables } satisfies SavedTables));
     }
     model.dispose();
     const evaluation = {
@@ -137,7 +160,7 @@ async function main(): Promise<void> {
     }
   }
   if (tables.length) {
-    const md = tablesMarkdown(tables, args.steps, backend.name);
+    const md = tablesMarkdown(tables, args.steps, backendText);
     lines.push('', md);
     if (args.readme) writeSection(path.join(packageRoot(), 'README.md'), 'eval-table', md);
     if (args.json) for (const t of tables) results[`${t.kind}:metrics`] = t.table;
@@ -156,13 +179,33 @@ function beats(t: EvalTable, method: string, floor: string, metric: string): boo
   return metricOf(metric).direction === 'higher' ? a.low > f.high : a.high < f.low;
 }
 
+/**
+ * Methods whose per-scene values agree on every metric (to 1e-6), in groups of two or more: on a
+ * GAP head several gradient methods reduce to the same map, and the table should say so rather
+ * than let identical rows look like independent evidence.
+ */
+export function identicalRows(t: EvalTable): string[][] {
+  const same = (a: number, b: number): boolean => a === b || (Number.isNaN(a) && Number.isNaN(b)) || Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(a), Math.abs(b));
+  const equal = (i: number, j: number): boolean => !!t.values[i]?.length && !!t.values[j] && t.values[i].every((col, m) => col.length === t.values[j][m].length && col.every((v, s) => same(v, t.values[j][m][s])));
+  const groups: string[][] = [];
+  const placed = new Set<number>();
+  t.methods.forEach((_, i) => {
+    if (placed.has(i)) return;
+    const group = t.methods.map((_, j) => j).filter((j) => j > i && !placed.has(j) && equal(i, j));
+    if (!group.length) return;
+    [i, ...group].forEach((j) => placed.add(j));
+    groups.push([i, ...group].map((j) => t.methods[j]));
+  });
+  return groups;
+}
+
 /** The README section: one methods × metrics table per model, and which methods beat Random-CAM. */
 export function tablesMarkdown(tables: readonly { kind: string; table: EvalTable; seconds: number }[], steps: number, backend: string): string {
   const out: string[] = [];
   for (const { kind, table, seconds } of tables) {
     const head = README_METRICS.map((m) => `${metricOf(m).label} ${metricOf(m).direction === 'higher' ? '↑' : '↓'}`);
     out.push(`**${kind}** — ${table.samples} held-out scenes (test split, seed ${EVAL_SEED}; half one digit, half two digits, the first digit's class), ` +
-      `${steps} deletion/insertion steps, ${backend} backend, ${fmt(seconds)} s for the whole table. Mean ± 95% CI half-width.`, '');
+      `${steps} deletion/insertion steps, ${backend}, ${fmt(seconds)} s for the whole table. Mean ± 95% CI half-width.`, '');
     out.push(`| method | ${head.join(' | ')} | ms / image |`, `|---|${README_METRICS.map(() => '---:').join('|')}|---:|`);
     for (const m of table.methods) {
       const cells = README_METRICS.map((metric) => {
@@ -173,6 +216,9 @@ export function tablesMarkdown(tables: readonly { kind: string; table: EvalTable
     }
     const floor = table.methods.includes('randomCam') ? 'randomCam' : null;
     out.push('');
+    for (const group of identicalRows(table)) {
+      out.push(`- ${group.map(methodLabel).join(', ')}: the same value on every scene and metric (their maps agree on this model).`);
+    }
     if (floor) {
       for (const m of table.methods.filter((x) => x !== floor)) {
         const won = README_METRICS.filter((metric) => beats(table, m, floor, metric)).map((metric) => metricOf(metric).label);

@@ -1,7 +1,7 @@
 /** The README table of `npm run evaluate`: one row per method, and "beats the floor" only when the 95% CIs are apart in the better direction. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { README_METRICS, tablesMarkdown } from '../../scripts/evaluate';
+import { README_METRICS, identicalRows, tablesMarkdown } from '../../scripts/evaluate';
 import type { EvalTable } from '../../src/eval';
 import '../../src/eval/metrics';
 
@@ -25,4 +25,15 @@ test('tablesMarkdown: a row per method; a method beats Random-CAM where its CI i
   assert.match(md, /Grad-CAM beats Random-CAM on Pointing game, Localisation error, Deletion AUC \(95% CIs apart\)/);
   const noFloor = tablesMarkdown([{ kind: 'digits-fc', table: table({ gradCam: [1, 1, 1, 1, 1, 1, 1, 1] }), seconds: 1 }], 64, 'wasm');
   assert.match(noFloor, /not registered/);
+});
+
+test('identicalRows: methods with the same value on every scene and metric are grouped, and said so in the table', () => {
+  const values = (...perMetric: number[][]): number[][] => README_METRICS.map((_, m) => perMetric[m % perMetric.length]);
+  const t: EvalTable = {
+    ...table({ gradCam: [1, 1, 1, 1, 1, 1, 1, 1], hiResCam: [1, 1, 1, 1, 1, 1, 1, 1], layerCam: [1, 1, 1, 1, 1, 1, 1, 1], randomCam: [0, 0, 0, 0, 0, 0, 0, 0] }),
+    values: [values([0.5, 0.25]), values([0.5, 0.25 + 1e-9]), values([0.5, 0.26]), values([0.1, 0.2])],
+  };
+  assert.deepEqual(identicalRows(t), [['gradCam', 'hiResCam']]);
+  assert.match(tablesMarkdown([{ kind: 'digits-gap', table: t, seconds: 1 }], 64, 'wasm'), /- Grad-CAM, HiResCAM: the same value on every scene and metric/);
+  assert.deepEqual(identicalRows({ ...t, values: [] }), []);
 });
