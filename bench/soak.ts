@@ -7,6 +7,7 @@
  * Targets: tensors constant, RSS growth ≤ 5% after warm-up. Run with --expose-gc (npm run bench
  * does) so the before/after readings are taken after a full collection; RSS is still noisy.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -108,15 +109,18 @@ function figureMakers(model: tf.LayersModel, image: tf.Tensor4D): { name: string
   ];
 }
 
-async function main(): Promise<void> {
-  const info = await initBackend();
-  const model = gapNet({ size: 64, depth: 3, width: 16, classes: 10 });
-  const image = randomImages(1, 64, 1);
-  const methods = ['gradCam', 'cam', 'guidedBackprop'] as const;
-  const ex = soak(ROUNDS, 50, (i) => {
-    explain(model, image, { method: methods[i % 3], classIndex: i % 10 });
-  });
+/** What the figure soak did, besides its reading. */
+interface FigureSoak {
+  readonly reading: Reading;
+  readonly names: readonly string[];
+  readonly every: number;
+  readonly saved: number;
+  readonly warmup: number;
+  readonly pngBytes: number;
+}
 
+/** The figure soak: BUNDLES toBundle calls over the figure kinds in turn, every `every`-th also saved as a PNG file. */
+function figureSoak(model: tf.LayersModel, image: tf.Tensor4D): FigureSoak {
   const makers = figureMakers(model, image);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-cam-soak-'));
   // One loop: every call renders a bundle; every (BUNDLES / SAVES)-th also writes a PNG file.
@@ -125,7 +129,7 @@ async function main(): Promise<void> {
   let pngBytes = 0;
   // Long enough for V8's lazy collection of the bundles' garbage to reach its usual height.
   const warmup = 16 * makers.length;
-  const render = soak(BUNDLES, warmup, (i, measured) => {
+  const reading = soak(BUNDLES, warmup, (i, measured) => {
     const value = makers[i % makers.length].make();
     const png = toBundle(value, { pngMime: true }).data['image/png'] ?? '';
     if (measured) pngBytes += png.length;
@@ -135,32 +139,85 @@ async function main(): Promise<void> {
     }
   });
   fs.rmSync(dir, { recursive: true });
+  return { reading, names: makers.map((m) => m.name), every, saved, warmup, pngBytes };
+}
+
+/**
+ * glibc's malloc serves a request above its mmap threshold (128 KiB at start) with its own mapping,
+ * returned to the system on free — but the first free of such a mapping raises the threshold to
+ * that size, and from then on the figures' ~1 MB transient buffers (typed arrays, PNG and zlib
+ * buffers, freed by the GC in another order than they were made) come from the heap, where freed
+ * holes stay in RSS. MALLOC_MMAP_THRESHOLD_ fixes the threshold, so the same loop in a child
+ * process with it set shows how much of the growth is that fragmentation rather than memory held.
+ */
+const FIXED_MMAP = '131072';
+
+function figureSoakWithFixedMmap(): Reading | null {
+  const child = spawnSync(process.execPath, ['--expose-gc', '--require', 'ts-node/register', __filename], {
+    env: { ...process.env, SOAK_ONLY: 'figures', MALLOC_MMAP_THRESHOLD_: FIXED_MMAP }, encoding: 'utf8', maxBuffer: 64 * MiB,
+  });
+  const line = (child.stdout ?? '').split('\n').find((l) => l.startsWith('{"reading"'));
+  if (child.status !== 0 || !line) {
+    console.error(`the fixed-threshold soak did not finish (status ${child.status}): ${(child.stderr ?? '').slice(-400)}`);
+    return null;
+  }
+  return (JSON.parse(line) as { reading: Reading }).reading;
+}
+
+async function main(): Promise<void> {
+  const info = await initBackend();
+  const model = gapNet({ size: 64, depth: 3, width: 16, classes: 10 });
+  const image = randomImages(1, 64, 1);
+  if (process.env.SOAK_ONLY === 'figures') {
+    console.log(JSON.stringify({ reading: figureSoak(model, image).reading }));
+    image.dispose();
+    model.dispose();
+    return;
+  }
+  const methods = ['gradCam', 'cam', 'guidedBackprop'] as const;
+  const ex = soak(ROUNDS, 50, (i) => {
+    explain(model, image, { method: methods[i % 3], classIndex: i % 10 });
+  });
+
+  const fig = figureSoak(model, image);
+  const render = fig.reading;
+  const { every, saved, warmup, pngBytes } = fig;
+  const fixed = figureSoakWithFixedMmap();
+  const growth = (r: Reading): string => `${(((r.rss1 - r.rss0) / r.rss0) * 100).toFixed(2)}%`;
 
   const date = new Date().toISOString().slice(0, 10);
   const body = [
     `## Soak: ${ROUNDS} explanations, then ${BUNDLES} figures and ${saved} PNG files, each in one synchronous loop`,
     '',
-    `${date}, backend ${info.name}, Node ${process.version}, ${os.cpus().length} cores (shared and loaded while measured). ` +
+    `${date}, backend ${info.name}, Node ${process.version}, ${os.cpus().length} cores, load average (1 / 5 / 15 min) at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' / ')}. ` +
     'Command: `npm run bench` (or `node --expose-gc -r ts-node/register bench/soak.ts`); before/after readings follow a full GC.',
     '',
     `**Explanations**: Grad-CAM, CAM and guided backprop in turn on a 64×64 GAP CNN (${ROUNDS} calls after 50 warm-up calls).`,
     '',
     ...rows(ex, 'explanation'),
     '',
-    `**Figures**: \`toBundle\` (plotly JSON, HTML, PNG fallback) of ${makers.length} kinds in turn, built anew each call, ` +
+    `**Figures**: \`toBundle\` (plotly JSON, HTML, PNG fallback) of ${fig.names.length} kinds in turn, built anew each call, ` +
     `with \`savePng\` of every ${every}th (${BUNDLES} bundles and ${saved} files after ${warmup} warm-up calls; ` +
-    `${(pngBytes / BUNDLES / 1024).toFixed(0)} KiB of base64 PNG per bundle on average): ${makers.map((m) => m.name).join(', ')}. ` +
+    `${(pngBytes / BUNDLES / 1024).toFixed(0)} KiB of base64 PNG per bundle on average): ${fig.names.join(', ')}. ` +
     'Before the canvases were reused (issue 19; measured 2026-11-30 on the code of commit 4ea4995), this loop with 130 ' +
     'bundles and 26 files grew RSS from 392 to 932 MiB (+138%), and 150 renders of one 448² overlay figure by 921 MiB ' +
     '(test/render/png.test.ts).',
     '',
     ...rows(render, 'figure'),
+    '',
+    fixed
+      ? `**The same figure loop with glibc's mmap threshold fixed** (a child process with \`MALLOC_MMAP_THRESHOLD_=${FIXED_MMAP}\`): ` +
+        `RSS ${(fixed.rss0 / MiB).toFixed(1)} → ${(fixed.rss1 / MiB).toFixed(1)} MiB, growth ${growth(fixed)} (above: ${growth(render)}); ` +
+        `highest RSS first half → second half ${(fixed.halves[0] / MiB).toFixed(1)} → ${(fixed.halves[1] / MiB).toFixed(1)} MiB; ${fixed.ms.toFixed(1)} ms per figure ` +
+        `(above: ${render.ms.toFixed(1)}). What the threshold removes is glibc heap fragmentation from the figures' ~1 MB transient buffers, ` +
+        'not memory the library holds (see bench/soak.ts).'
+      : '**The same figure loop with glibc\'s mmap threshold fixed**: did not run (see the bench log).',
   ].join('\n');
   console.log(body);
   writeSection(path.join(__dirname, '..', 'BENCHMARKS.md'), 'bench:soak', body);
   image.dispose();
   model.dispose();
-  if (ex.tensors1 !== ex.tensors0 || render.tensors1 !== render.tensors0) process.exitCode = 1;
+  if (ex.tensors1 !== ex.tensors0 || render.tensors1 !== render.tensors0 || (fixed && fixed.tensors1 !== fixed.tensors0)) process.exitCode = 1;
 }
 
 void main();
