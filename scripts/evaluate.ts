@@ -8,6 +8,7 @@
  *
  *   npm run evaluate -- --metrics 500 --readme   # every method × the README metrics on 500 scenes
  *
+ * Runs on every core (wasm threads) unless TSLAB_CAM_THREADS says otherwise.
  * Options: --model digits-gap|digits-fc|all, --singles N, --doubles N (accuracy scenes),
  * --pointing N (single- and two-digit scenes each for the pointing game; 0 skips it),
  * --metrics N (held-out scenes for evaluate(): every registered method × pointing, energy
@@ -107,7 +108,9 @@ async function main(): Promise<void> {
     process.stderr.write(md + '\n');
     return;
   }
-  const backend = await initBackend();
+  // A script, not a kernel cell: a Ctrl-C ends the process, so XNNPACK's threads (opt-in in a
+  // notebook, see src/model/backend.ts) are safe here; TSLAB_CAM_THREADS still decides when set.
+  const backend = await initBackend(process.env.TSLAB_CAM_THREADS ? {} : { threads: 'all' });
   const backendText = backend.name === 'wasm' ? `wasm backend, ${backend.wasmThreadCount ?? 1} thread${backend.wasmThreadCount === 1 ? '' : 's'}` : `${backend.name} backend`;
   process.stderr.write(`backend: ${backendText}\n`);
   const scenes = evaluationScenes({ singles: args.singles, doubles: args.doubles });
