@@ -20,28 +20,22 @@ import { resultFigure } from '../../src/notebook/renderers';
 import { isFigure } from '../../src/render/spec';
 import { TslabCamError } from '../../src/errors';
 import { gapNet, mobileNetV2, randomImages } from '../fixtures/models';
-import { GraphFixture, layersToGraph, loadGraphFixture } from '../fixtures/graph-models';
+import { GraphTwin, graphTwin, nodeOfLayer } from '../fixtures/graph-models';
 import { relDiff } from '../helpers/numeric';
 
 before(async () => {
   await initBackend();
 });
 
-interface Twin {
-  readonly layers: tf.LayersModel;
-  readonly graph: tf.GraphModel;
-  readonly fixture: GraphFixture;
-  readonly size: number;
+interface Twin extends GraphTwin {
   /** The target layer of the layers model and the node that computes it in the graph. */
   readonly layer: string;
   readonly node: string;
 }
 
 async function twin(layers: tf.LayersModel, layer: string): Promise<Twin> {
-  const fixture = layersToGraph(layers);
-  const node = fixture.nodeOfLayer.get(layer);
-  if (!node) throw new Error(`no node for layer ${layer}`);
-  return { layers, graph: await loadGraphFixture(fixture), fixture, size: layers.inputs[0].shape[1] as number, layer, node };
+  const t = await graphTwin(layers);
+  return { ...t, layer, node: nodeOfLayer(t, layer) };
 }
 
 /**

@@ -8,7 +8,7 @@ import { findTargetNode, forwardGraphModel, graphInputName, listNodes, planGraph
 import { withGuidedRelu } from '../../src/explain/guided';
 import { TslabCamError } from '../../src/errors';
 import { gapNet, mobileNetV2, randomImages, resNet, vggFlat } from '../fixtures/models';
-import { GraphFixture, GraphFixtureOptions, layersToGraph, loadGraphFixture, withExtraNodes } from '../fixtures/graph-models';
+import { GraphFixtureOptions, GraphTwin, graphTwin, layersToGraph, loadGraphFixture, nodeOfLayer, withExtraNodes } from '../fixtures/graph-models';
 import { relDiff } from '../helpers/numeric';
 import { graphFd } from '../helpers/graph-numeric';
 
@@ -16,39 +16,22 @@ before(async () => {
   await initBackend();
 });
 
-interface Twin {
-  readonly layers: tf.LayersModel;
-  readonly graph: tf.GraphModel;
-  readonly fixture: GraphFixture;
-  readonly size: number;
-}
-
-async function twin(layers: tf.LayersModel, options: GraphFixtureOptions = {}): Promise<Twin> {
-  const fixture = layersToGraph(layers, options);
-  return { layers, graph: await loadGraphFixture(fixture), fixture, size: layers.inputs[0].shape[1] as number };
-}
-
-function dispose(t: Twin): void {
+function dispose(t: GraphTwin): void {
   t.layers.dispose();
   t.graph.dispose();
 }
 
-function node(t: Twin, layer: string): string {
-  const n = t.fixture.nodeOfLayer.get(layer);
-  if (!n) throw new Error(`no node for layer ${layer}`);
-  return n;
-}
 
 /**
  * The engine on the graph model and on its layer-model twin, at `layer` (and its node): f, the
  * gradient and the scores agree to 1e-5 relative, the same classes are chosen, nothing leaks.
  */
-function checkTwin(t: Twin, layer: string, options: EngineOptions = {}, guided = false): void {
+function checkTwin(t: GraphTwin, layer: string, options: EngineOptions = {}, guided = false): void {
   const before = tf.memory().numTensors;
   const x = randomImages(2, t.size, 5);
   const run = (m: tf.LayersModel | tf.GraphModel, l: string) => (guided ? withGuidedRelu : <T>(fn: () => T) => fn())(() => runEngine(m, x, { ...options, layer: l }));
   const a = run(t.layers, layer);
-  const b = run(t.graph, node(t, layer));
+  const b = run(t.graph, nodeOfLayer(t, layer));
   try {
     assert.deepEqual(b.f.shape, a.f.shape);
     assert.deepEqual(b.classIndices, a.classIndices);
@@ -68,7 +51,7 @@ function checkTwin(t: Twin, layer: string, options: EngineOptions = {}, guided =
 
 test('the fixture writer makes exact twins: the graph model predicts what the layer model predicts', async () => {
   for (const [m, o] of [[gapNet({ head: 'softmax' }), {}], [resNet(), { fuseConv: true }], [resNet(), { batchNorm: 'mulAdd' }], [vggFlat(), {}]] as const) {
-    const t = await twin(m, o as GraphFixtureOptions);
+    const t = await graphTwin(m, o as GraphFixtureOptions);
     const x = randomImages(2, t.size, 3);
     const a = t.layers.predict(x) as tf.Tensor;
     const b = t.graph.execute(x) as tf.Tensor;
@@ -79,7 +62,7 @@ test('the fixture writer makes exact twins: the graph model predicts what the la
 });
 
 test('graph engine equals the layer engine: GAP net with a softmax head (scores read before the Softmax)', async () => {
-  const t = await twin(gapNet({ head: 'softmax' }));
+  const t = await graphTwin(gapNet({ head: 'softmax' }));
   checkTwin(t, 'conv2');
   checkTwin(t, 'conv1', { classIndex: 3 });
   checkTwin(t, 'conv2', { scores: 'probabilities' });
@@ -90,7 +73,7 @@ test('graph engine equals the layer engine: GAP net with a softmax head (scores 
 
 test('graph engine equals the layer engine: VGG-style (MaxPool, Reshape, MatMul), fused and unfused convs', async () => {
   for (const fuseConv of [false, true]) {
-    const t = await twin(vggFlat({ head: 'softmax' }), { fuseConv });
+    const t = await graphTwin(vggFlat({ head: 'softmax' }), { fuseConv });
     checkTwin(t, 'block2_conv2');
     checkTwin(t, 'block1_conv1', { classIndex: 1 });
     dispose(t);
@@ -99,7 +82,7 @@ test('graph engine equals the layer engine: VGG-style (MaxPool, Reshape, MatMul)
 
 test('graph engine equals the layer engine: ResNet (FusedBatchNormV3 and Mul/Add BatchNorm, skip connections around the target)', async () => {
   for (const batchNorm of ['fused', 'mulAdd'] as const) {
-    const t = await twin(resNet(), { batchNorm });
+    const t = await graphTwin(resNet(), { batchNorm });
     checkTwin(t, 'res3_out');
     checkTwin(t, 'res2_a_relu'); // inside a projection block: the shortcut goes around it
     checkTwin(t, 'res3_b_bn', { classIndex: [0, 4] }); // inside an identity block, before the Add
@@ -108,7 +91,7 @@ test('graph engine equals the layer engine: ResNet (FusedBatchNormV3 and Mul/Add
 });
 
 test('graph engine equals the layer engine: MobileNetV2 blocks (DepthwiseConv2dNative, Relu6, AddV2) at 96×96', async () => {
-  const t = await twin(mobileNetV2({ size: 96 }));
+  const t = await graphTwin(mobileNetV2({ size: 96 }));
   checkTwin(t, 'out_relu6');
   checkTwin(t, 'block_4_add');
   checkTwin(t, 'block_2_depthwise_relu6');
@@ -117,7 +100,7 @@ test('graph engine equals the layer engine: MobileNetV2 blocks (DepthwiseConv2dN
 
 test('guided backprop on a graph model equals guided backprop on its layer twin (Relu and Relu6 rules)', async () => {
   for (const m of [vggFlat(), resNet(), mobileNetV2({ size: 64 })]) {
-    const t = await twin(m, { fuseConv: true });
+    const t = await graphTwin(m, { fuseConv: true });
     checkTwin(t, m.inputs[0].sourceLayer.name, {}, true);
     // The guided gradient differs from the plain one: the rule was applied.
     const x = randomImages(1, t.size, 9);
@@ -133,13 +116,13 @@ test('guided backprop on a graph model equals guided backprop on its layer twin 
 
 test('automatic target node: the node twin of the layer model\'s default target layer', async () => {
   for (const m of [gapNet({ head: 'softmax' }), vggFlat(), resNet(), mobileNetV2({ size: 64 })]) {
-    const t = await twin(m);
-    const want = node(t, findTargetLayer(t.layers).name);
+    const t = await graphTwin(m);
+    const want = nodeOfLayer(t, findTargetLayer(t.layers).name);
     assert.equal(findTargetNode(t.graph).name, want, m.name);
     assert.equal(findTargetLayer(t.graph).name, want, `${m.name} via inspect.findTargetLayer`);
     dispose(t);
   }
-  const t = await twin(resNet());
+  const t = await graphTwin(resNet());
   assert.equal(findTargetNode(t.graph).name, 'res_net/res3_out/Relu');
   const nodes = listLayers(t.graph);
   assert.ok(nodes.every((n) => n.className !== 'Const'), 'weights are not listed');
@@ -149,9 +132,9 @@ test('automatic target node: the node twin of the layer model\'s default target 
 
 test('graph engine matches finite differences at an inner node with a skip connection around it, and at the default node', async () => {
   const before = tf.memory().numTensors;
-  const t = await twin(resNet(), { fuseConv: true });
+  const t = await graphTwin(resNet(), { fuseConv: true });
   const x = randomImages(1, t.size, 21);
-  for (const [layer, c] of [[node(t, 'res2_a_relu'), 1], [findTargetNode(t.graph).name, 3]] as const) {
+  for (const [layer, c] of [[nodeOfLayer(t, 'res2_a_relu'), 1], [findTargetNode(t.graph).name, 3]] as const) {
     const rels = graphFd(t.graph, x, layer, c);
     for (const r of rels) assert.ok(r <= 1e-2, `${layer}: finite difference rel ${r.toExponential(2)}`);
   }
@@ -161,7 +144,7 @@ test('graph engine matches finite differences at an inner node with a skip conne
 });
 
 test('a typo in a node name lists the closest node names', async () => {
-  const t = await twin(resNet());
+  const t = await graphTwin(resNet());
   const x = randomImages(1, t.size, 1);
   const before = tf.memory().numTensors;
   assert.throws(() => runEngine(t.graph, x, { layer: 'res_net/res2_a_relu/Relux' }), (e: unknown) => {
@@ -259,10 +242,10 @@ test('an op tfjs cannot run is named when the graph is planned, not halfway thro
 });
 
 test('the forward-only pass gives the engine\'s f, scores and classes, records no gradient and leaks nothing', async () => {
-  const t = await twin(resNet(), { fuseConv: true });
+  const t = await graphTwin(resNet(), { fuseConv: true });
   const x = randomImages(2, t.size, 12);
   const before = tf.memory().numTensors;
-  for (const layer of [undefined, node(t, 'res2_a_relu'), graphInputName(t.graph)]) {
+  for (const layer of [undefined, nodeOfLayer(t, 'res2_a_relu'), graphInputName(t.graph)]) {
     const a = runEngine(t.graph, x, { layer });
     const b = forwardGraphModel(t.graph, x, { layer });
     assert.equal(b.layer.name, a.layer.name);
