@@ -31,7 +31,7 @@ import { loadLayersModel } from '../src/model/load';
 import { createProgress, progressBarSink } from '../src/notebook/progress';
 import { CancelledError } from '../src/errors';
 import { Method, PointingReport, combined, pointingGame } from '../src/eval/pointing';
-import { evaluate, samplesFromScenes, metricOf, type EvalTable } from '../src/eval';
+import { evaluate, samplesFromScenes, metricOf, SANITY_THRESHOLD, type EvalTable } from '../src/eval';
 import { methodLabel } from '../src/explain/registry';
 import { writeSection } from '../bench/sections';
 
@@ -223,12 +223,19 @@ export function tablesMarkdown(tables: readonly { kind: string; table: EvalTable
       out.push(`- ${group.map(methodLabel).join(', ')}: the same value on every scene and metric (their maps agree on this model).`);
     }
     if (floor) {
+      // The sanity ρ is judged against its threshold, not the floor: a random map's ρ is ~0, and a
+      // more negative ρ is not a better explanation.
+      const compared = README_METRICS.filter((metric) => metric !== 'sanity');
       for (const m of table.methods.filter((x) => x !== floor)) {
-        const won = README_METRICS.filter((metric) => beats(table, m, floor, metric)).map((metric) => metricOf(metric).label);
+        const won = compared.filter((metric) => beats(table, m, floor, metric)).map((metric) => metricOf(metric).label);
         out.push(`- ${methodLabel(m)} beats Random-CAM on ${won.length ? won.join(', ') : 'no metric'} (95% CIs apart).`);
       }
     } else {
       out.push('- Random-CAM (the floor) is not registered in this build, so no floor comparison.');
+    }
+    if (table.metrics.includes('sanity')) {
+      const failed = table.methods.filter((m) => cell(table, m, 'sanity').mean >= SANITY_THRESHOLD).map(methodLabel);
+      out.push(`- Sanity check (mean ρ < ${SANITY_THRESHOLD} with every layer randomised): ${failed.length ? `failed by ${failed.join(', ')}; passed by the rest` : 'every method passes'}.`);
     }
     out.push('');
   }

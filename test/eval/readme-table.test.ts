@@ -23,6 +23,11 @@ test('tablesMarkdown: a row per method; a method beats Random-CAM where its CI i
   const md = tablesMarkdown([{ kind: 'digits-gap', table: t, seconds: 3 }], 64, 'wasm');
   assert.match(md, /\| Grad-CAM \| 0\.9 ± 0\.05 \|/);
   assert.match(md, /Grad-CAM beats Random-CAM on Pointing game, Localisation error, Deletion AUC \(95% CIs apart\)/);
+  assert.match(md, /Sanity check \(mean ρ < 0\.5 with every layer randomised\): every method passes/);
+  // A ρ far below the floor's is no win: the sanity column is judged by its threshold only.
+  const negative = tablesMarkdown([{ kind: 'digits-gap', table: table({ randomCam: [0.1, 0.2, 0.9, 0.5, 0.1, 0.5, 0.5, 0.0], fullGrad: [0.1, 0.2, 0.9, 0.5, 0.1, 0.5, 0.5, -0.6], guidedBackprop: [0.1, 0.2, 0.9, 0.5, 0.1, 0.5, 0.5, 0.7] }), seconds: 1 }], 64, 'wasm');
+  assert.match(negative, /FullGrad beats Random-CAM on no metric/);
+  assert.match(negative, /failed by Guided Backprop; passed by the rest/);
   const noFloor = tablesMarkdown([{ kind: 'digits-fc', table: table({ gradCam: [1, 1, 1, 1, 1, 1, 1, 1] }), seconds: 1 }], 64, 'wasm');
   assert.match(noFloor, /not registered/);
 });
