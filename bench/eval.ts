@@ -7,6 +7,7 @@
  *
  * Run: node --require ts-node/register bench/eval.ts [N]   (a benchmark: nothing asserted)
  */
+import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend';
@@ -26,7 +27,9 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const backend = await initBackend();
+  // As scripts/evaluate.ts: every core unless TSLAB_CAM_THREADS says otherwise.
+  const backend = await initBackend(process.env.TSLAB_CAM_THREADS ? {} : { threads: 'all' });
+  const threads = backend.wasmThreadCount ?? 1;
   const model = await loadModel('builtin:digits-gap');
   const [sample] = samplesFromScenes(evaluationScenes({ singles: 1, doubles: 0 }));
   const x = tf.tensor4d(sample.pixels, [1, 64, 64, 3]);
@@ -61,7 +64,8 @@ async function main(): Promise<void> {
   const body = [
     '## Eval layer (issue 13): `node --require ts-node/register bench/eval.ts [N]`',
     '',
-    `Backend ${backend.name}; machine shared and loaded (ratios measured side by side in one process are what counts). ${RUNS} alternating runs, medians.`,
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, backend ${backend.name}${backend.name === 'wasm' ? `, ${threads} thread${threads === 1 ? '' : 's'}` : ''}, ` +
+    `load average (1 / 5 / 15 min) at the end ${os.loadavg().map((v) => v.toFixed(1)).join(' / ')} on ${os.cpus().length} cores. ${RUNS} alternating runs, medians; ratios measured side by side in one process are what counts.`,
     '',
     '| what | median ms |',
     '|---|---:|',
@@ -69,7 +73,11 @@ async function main(): Promise<void> {
     `| the same 130 forward passes alone (one predict) | ${median(tf0).toFixed(1)} |`,
     `| ratio (target ≤ 1.3×) | ${ratio.toFixed(2)}× |`,
     '',
-    `Full \`evaluate()\` on digits-gap: ${table.samples} held-out scenes × ${table.methods.length} methods (${table.methods.join(', ')}) × ${table.metrics.length} metrics (${table.metrics.join(', ')}): ${seconds.toFixed(1)} s, ${(seconds * 1000 / table.samples).toFixed(0)} ms per scene.`,
+    `Full \`evaluate()\` on digits-gap: ${table.samples} held-out scenes × ${table.methods.length} methods (${table.methods.join(', ')}) × ${table.metrics.length} metrics (${table.metrics.join(', ')}): ${seconds.toFixed(1)} s, ${(seconds * 1000 / table.samples).toFixed(0)} ms per scene` +
+    ` (batches of 16 scenes, so the time grows linearly with the scenes: 500 scenes ≈ ${((seconds * 500) / table.samples / 60).toFixed(0)} min).`,
+    '',
+    'Per method: ms per image for the maps alone (explain, batches of 16) —',
+    table.methods.map((m) => `${m} ${table.msPerImage[m].toFixed(1)}`).join(', ') + '.',
   ].join('\n');
   writeSection(path.join(__dirname, '..', 'BENCHMARKS.md'), 'bench:eval', body);
   process.stdout.write(body + '\n');
