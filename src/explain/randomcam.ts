@@ -7,7 +7,11 @@ import type { MapResult } from './types';
 
 /** Random-CAM's options: the seed of its channel weights. */
 export interface RandomCamOptions extends MethodOptions {
-  /** Integer seed of the weights (default 0): the same seed and K give the same weights. */
+  /**
+   * Integer seed of the weights: the same seed and K give the same weights, for every image.
+   * Default: a seed drawn from each image's pixels, so each image gets its own weights (as
+   * pytorch-grad-cam draws anew on every call) and a run still repeats exactly.
+   */
   readonly seed?: number;
 }
 
@@ -16,13 +20,27 @@ export interface RandomCamResult extends MapResult, WeightParts {
   readonly seed: number;
 }
 
-/** Checks the seed option: an integer, or absent (0). */
-export function checkSeed(seed: unknown, label: string): number {
-  if (seed === undefined) return 0;
+/** Checks the seed option: an integer, or absent (undefined: a seed per image). */
+export function checkSeed(seed: unknown, label: string): number | undefined {
+  if (seed === undefined) return undefined;
   if (typeof seed !== 'number' || !Number.isInteger(seed)) {
     throw new TslabCamError('BAD_OPTION', `${label}: seed must be an integer, got ${String(seed)}.`, 'Pass e.g. {seed: 1}, or leave it out (seed 0).');
   }
   return seed;
+}
+
+/**
+ * A 32-bit seed from an image's pixels (FNV-1a over their float32 bits): the same image gives the
+ * same seed, alone or inside a batch, and different images almost surely differ.
+ */
+export function pixelSeed(pixels: Float32Array): number {
+  const bits = new Uint32Array(pixels.buffer, pixels.byteOffset, pixels.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bits.length; i++) {
+    h = Math.imul(h ^ (bits[i] & 0xffff), 0x01000193);
+    h = Math.imul(h ^ (bits[i] >>> 16), 0x01000193);
+  }
+  return h | 0;
 }
 
 /** K weights uniform in (−1, 1) from a seeded mulberry32 stream. */
@@ -34,8 +52,12 @@ export function randomWeights(K: number, seed: number): Float32Array {
 /**
  * Random-CAM: channel weights drawn uniformly from (−1, 1), L = ReLU(Σ_k α_k f_k). Not an
  * explanation but the floor: a metric that cannot tell a method from this baseline does not
- * measure the explanation. As pytorch-grad-cam's RandomCAM, with a seed so runs repeat; every
- * image of a batch gets the same weights (so a batch equals its singles).
+ * measure the explanation. As pytorch-grad-cam's RandomCAM, each image gets its own draw; the draw
+ * is seeded by the image's pixels (or by `seed`, then the same for every image), so runs repeat and
+ * a batch equals its singles. With one fixed draw for every image the floor degenerates on a
+ * trained model: f's channels share a large positive common mode, so one unlucky α makes
+ * Σ_k α_k f_k negative everywhere, and every map is flat zero (seed 0 did that on all 500 README
+ * scenes of both built-in models).
  */
 export const RANDOM_CAM = defineWeightsMethod<{ readonly seed: number }, number>({
   name: 'randomCam',
@@ -45,7 +67,11 @@ export const RANDOM_CAM = defineWeightsMethod<{ readonly seed: number }, number>
   needs: 'none',
   batch: (ctx) => {
     const seed = checkSeed((ctx.options as RandomCamOptions).seed, 'Random-CAM');
-    return Array.from({ length: ctx.images.shape[0] }, () => seed);
+    const n = ctx.images.shape[0];
+    if (seed !== undefined) return Array.from({ length: n }, () => seed);
+    const pixels = ctx.images.dataSync() as Float32Array;
+    const size = pixels.length / n;
+    return Array.from({ length: n }, (_, i) => pixelSeed(pixels.subarray(i * size, (i + 1) * size)));
   },
   weights: (p) => randomWeights(p.K, p.extra),
   parts: (p) => ({ seed: p.extra }),

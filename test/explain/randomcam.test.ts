@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/model/backend';
-import { randomCam, randomCamBatch, randomWeights } from '../../src/explain/randomcam';
+import { pixelSeed, randomCam, randomCamBatch, randomWeights } from '../../src/explain/randomcam';
 import { TslabCamError } from '../../src/errors';
 import { gapNet, randomImages } from '../fixtures/models';
 import { HAND_X_NEG, handForwardModel } from '../fixtures/handforward';
@@ -42,6 +42,33 @@ test('randomCam: batch of 8 = 8 singles, no leak, bad seed typed', () => {
   }
   assert.throws(() => randomCam(model, x.slice(0, 1), { seed: 0.5 }), (e: unknown) => e instanceof TslabCamError && e.code === 'BAD_OPTION');
   assert.equal(tf.memory().numTensors, before + 1);
+  x.dispose();
+  model.dispose();
+});
+
+test('randomCam without a seed: a draw per image, seeded by its pixels (same image, same weights; alone = in a batch)', () => {
+  const model = gapNet({ seed: 3, size: 12 });
+  const x = randomImages(4, 12, 9);
+  const before = tf.memory().numTensors;
+  const batch = randomCamBatch(model, x);
+  const alphas = batch.map((r) => Array.from(r.alpha));
+  assert.equal(new Set(alphas.map((a) => a.join(','))).size, 4, 'four images, four different weight vectors');
+  for (let i = 0; i < 4; i++) {
+    const xi = x.slice(i, 1);
+    const single = randomCam(model, xi);
+    assert.deepEqual(Array.from(single.alpha), alphas[i]);
+    assert.equal(single.seed, batch[i].seed);
+    assert.deepEqual(Array.from(single.alpha), Array.from(randomWeights(single.alpha.length, single.seed)));
+    assert.ok(relDiff(single.raw.data, batch[i].raw.data, 1e-12) < 1e-6);
+    xi.dispose();
+  }
+  // The seed comes from the pixels' bits: one changed pixel changes it.
+  const px = Float32Array.from({ length: 12 * 12 * 3 }, (_, i) => (i % 7) / 7);
+  const moved = Float32Array.from(px);
+  moved[100] += 1e-3;
+  assert.equal(pixelSeed(px), pixelSeed(Float32Array.from(px)));
+  assert.notEqual(pixelSeed(px), pixelSeed(moved));
+  assert.equal(tf.memory().numTensors, before);
   x.dispose();
   model.dispose();
 });
