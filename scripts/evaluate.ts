@@ -17,6 +17,9 @@
  * --readme (write the table into README.md between <!-- eval-table --> markers),
  * --save FILE (the metric tables as JSON; default out/eval-tables.json, rewritten after each model),
  * --render FILE (no model runs: rebuild the README section from a saved FILE; with --readme),
+ * --methods a,b (only these registered methods; default every method that gives a map),
+ * --update FILE (with --methods: re-measure those rows and put them into the tables saved in FILE,
+ *   keeping the other rows; the table then says which rows were re-measured, when, and their time),
  * --dir DIR (models folder; default the package's), --write, --json.
  */
 import * as fs from 'fs';
@@ -48,13 +51,15 @@ interface Args {
   readme: boolean;
   save: string;
   render: string | null;
+  methods: string[] | null;
+  update: string | null;
 }
 
 /** The README table's metrics, in its column order. */
 export const README_METRICS = ['pointing', 'energyPointing', 'localisationError', 'averageDrop', 'increaseInConfidence', 'deletion', 'insertion', 'sanity'] as const;
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { models: [...BUILTIN_KINDS], singles: 2000, doubles: 2000, pointing: 1000, dir: path.join(packageRoot(), 'models'), write: false, json: false, metrics: 500, steps: 64, readme: false, save: path.join(packageRoot(), 'out', 'eval-tables.json'), render: null };
+  const a: Args = { models: [...BUILTIN_KINDS], singles: 2000, doubles: 2000, pointing: 1000, dir: path.join(packageRoot(), 'models'), write: false, json: false, metrics: 500, steps: 64, readme: false, save: path.join(packageRoot(), 'out', 'eval-tables.json'), render: null, methods: null, update: null };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const num = (): number => {
@@ -77,8 +82,11 @@ function parseArgs(argv: readonly string[]): Args {
     else if (k === '--readme') a.readme = true;
     else if (k === '--save') a.save = path.resolve(argv[++i]);
     else if (k === '--render') a.render = path.resolve(argv[++i]);
+    else if (k === '--methods') a.methods = (argv[++i] ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+    else if (k === '--update') a.update = path.resolve(argv[++i]);
     else throw new Error(`unknown option ${k}`);
   }
+  if (a.update && !a.methods) throw new Error('--update needs --methods (the rows to re-measure)');
   return a;
 }
 
@@ -92,11 +100,47 @@ function summary(r: PointingReport): Record<string, unknown> {
   };
 }
 
+/** Rows measured in a later run and merged in (--methods … --update). */
+export interface Remeasured {
+  readonly methods: readonly string[];
+  readonly seconds: number;
+  readonly date: string;
+}
+
+/** One model's table, its whole run's time, and the rows re-measured since. */
+export interface TableEntry {
+  readonly kind: string;
+  readonly table: EvalTable;
+  readonly seconds: number;
+  readonly remeasured?: readonly Remeasured[];
+}
+
 /** What the tables were measured with, saved beside them so the README can be rebuilt without re-running. */
 interface SavedTables {
   readonly steps: number;
   readonly backend: string;
-  readonly tables: { kind: string; table: EvalTable; seconds: number }[];
+  readonly tables: TableEntry[];
+}
+
+/**
+ * `base` with the rows of `part` put in (replacing a method's row, or added after the others).
+ * Both must cover the same samples and metrics, or the rows would not be comparable.
+ */
+export function mergeRows(base: EvalTable, part: EvalTable): EvalTable {
+  if (base.samples !== part.samples || base.metrics.join() !== part.metrics.join()) {
+    throw new Error(`the re-measured rows cover ${part.samples} samples × [${part.metrics}], the saved table ${base.samples} × [${base.metrics}]`);
+  }
+  const methods = [...base.methods];
+  const cells = [...base.cells];
+  const values = [...base.values];
+  part.methods.forEach((m, i) => {
+    const at = methods.indexOf(m);
+    const row = at >= 0 ? at : methods.length;
+    methods[row] = m;
+    cells[row] = part.cells[i];
+    values[row] = part.values[i];
+  });
+  return { ...base, methods, cells, values, msPerImage: { ...base.msPerImage, ...part.msPerImage } };
 }
 
 async function main(): Promise<void> {
@@ -118,7 +162,10 @@ async function main(): Promise<void> {
   const pointDoubles = evaluationScenes({ singles: 0, doubles: args.pointing });
   const lines: string[] = [];
   const results: Record<string, unknown> = {};
-  const tables: { kind: string; table: EvalTable; seconds: number }[] = [];
+  const updating = args.update ? JSON.parse(fs.readFileSync(args.update, 'utf8')) as SavedTables : null;
+  if (updating && updating.steps !== args.steps) throw new Error(`${args.update} was measured with ${updating.steps} steps; pass --steps ${updating.steps}`);
+  const savePath = args.update ?? args.save;
+  const tables: TableEntry[] = updating ? [...updating.tables] : [];
   for (const kind of args.models) {
     const modelJson = path.join(args.dir, kind, 'model.json');
     const model = await loadLayersModel(modelJson);
@@ -138,11 +185,18 @@ async function main(): Promise<void> {
       const samples = samplesFromScenes(evaluationScenes({ singles: Math.ceil(args.metrics / 2), doubles: Math.floor(args.metrics / 2) }));
       const bar = createProgress({ total: samples.length, label: `metrics ${kind}`, mode: 'terminal' });
       const t0 = Date.now();
-      table = await evaluate(model, samples, { metrics: [...README_METRICS], steps: args.steps, onProgress: (p) => bar.update(p.done) });
+      table = await evaluate(model, samples, { metrics: [...README_METRICS], steps: args.steps, ...(args.methods ? { methods: args.methods } : {}), onProgress: (p) => bar.update(p.done) });
       bar.done();
-      tables.push({ kind, table, seconds: (Date.now() - t0) / 1000 });
-      fs.mkdirSync(path.dirname(args.save), { recursive: true });
-      fs.writeFileSync(args.save, JSON.stringify({ steps: args.steps, backend: backendText, tables } satisfies SavedTables));
+      const seconds = (Date.now() - t0) / 1000;
+      const at = tables.findIndex((t) => t.kind === kind);
+      if (updating && at >= 0) {
+        const old = tables[at];
+        tables[at] = { ...old, table: mergeRows(old.table, table), remeasured: [...(old.remeasured ?? []), { methods: table.methods, seconds, date: new Date().toISOString().slice(0, 10) }] };
+      } else {
+        tables.push({ kind, table, seconds });
+      }
+      fs.mkdirSync(path.dirname(savePath), { recursive: true });
+      fs.writeFileSync(savePath, JSON.stringify({ steps: args.steps, backend: updating?.backend ?? backendText, tables } satisfies SavedTables));
     }
     model.dispose();
     const evaluation = {
@@ -163,7 +217,7 @@ async function main(): Promise<void> {
     }
   }
   if (tables.length) {
-    const md = tablesMarkdown(tables, args.steps, backendText);
+    const md = tablesMarkdown(tables, args.steps, updating?.backend ?? backendText);
     lines.push('', md);
     if (args.readme) writeSection(path.join(packageRoot(), 'README.md'), 'eval-table', md);
     if (args.json) for (const t of tables) results[`${t.kind}:metrics`] = t.table;
@@ -204,12 +258,13 @@ export function identicalRows(t: EvalTable): string[][] {
 }
 
 /** The README section: one methods × metrics table per model, and which methods beat Random-CAM. */
-export function tablesMarkdown(tables: readonly { kind: string; table: EvalTable; seconds: number }[], steps: number, backend: string): string {
+export function tablesMarkdown(tables: readonly TableEntry[], steps: number, backend: string): string {
   const out: string[] = [];
-  for (const { kind, table, seconds } of tables) {
+  for (const { kind, table, seconds, remeasured } of tables) {
     const head = README_METRICS.map((m) => `${metricOf(m).label} ${metricOf(m).direction === 'higher' ? '↑' : '↓'}`);
     out.push(`**${kind}** — ${table.samples} held-out scenes (test split, seed ${EVAL_SEED}; half one digit, half two digits, the first digit's class), ` +
-      `${steps} deletion/insertion steps, ${backend}, ${fmt(seconds)} s for the whole table. Mean ± 95% CI half-width.`, '');
+      `${steps} deletion/insertion steps, ${backend}, ${fmt(seconds)} s for the whole table. Mean ± 95% CI half-width.` +
+      (remeasured ?? []).map((r) => ` Re-measured ${r.date} on the same scenes (\`--methods ${r.methods.join(',')} --update\`): ${r.methods.map(methodLabel).join(', ')}, ${fmt(r.seconds)} s.`).join(''), '');
     out.push(`| method | ${head.join(' | ')} | ms / image |`, `|---|${README_METRICS.map(() => '---:').join('|')}|---:|`);
     for (const m of table.methods) {
       const cells = README_METRICS.map((metric) => {

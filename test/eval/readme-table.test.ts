@@ -1,7 +1,7 @@
 /** The README table of `npm run evaluate`: one row per method, and "beats the floor" only when the 95% CIs are apart in the better direction. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { README_METRICS, identicalRows, tablesMarkdown } from '../../scripts/evaluate';
+import { README_METRICS, identicalRows, mergeRows, tablesMarkdown } from '../../scripts/evaluate';
 import type { EvalTable } from '../../src/eval';
 import '../../src/eval/metrics';
 
@@ -41,4 +41,17 @@ test('identicalRows: methods with the same value on every scene and metric are g
   assert.deepEqual(identicalRows(t), [['gradCam', 'hiResCam']]);
   assert.match(tablesMarkdown([{ kind: 'digits-gap', table: t, seconds: 1 }], 64, 'wasm'), /- Grad-CAM, HiResCAM: the same value on every scene and metric/);
   assert.deepEqual(identicalRows({ ...t, values: [] }), []);
+});
+
+test('mergeRows: re-measured rows replace their method and keep the rest; the table names them, their date and time', () => {
+  const base = table({ gradCam: [0.9, 0.2, 0.5, 0.5, 0.1, 0.2, 0.5, 0.02], randomCam: [0.3, 0.2, 0.9, 0.5, 0.1, 0.5, 0.5, 0.0] });
+  const part = table({ randomCam: [0.1, 0.2, 0.9, 0.5, 0.1, 0.5, 0.5, 0.0], scoreCam: [0.8, 0.2, 0.5, 0.5, 0.1, 0.2, 0.5, 0.3] });
+  const merged = mergeRows(base, part);
+  assert.deepEqual(merged.methods, ['gradCam', 'randomCam', 'scoreCam']);
+  assert.equal(merged.cells[0], base.cells[0]);
+  assert.equal(merged.cells[1][0].mean, 0.1);
+  assert.equal(merged.cells[2][0].mean, 0.8);
+  const md = tablesMarkdown([{ kind: 'digits-gap', table: merged, seconds: 9, remeasured: [{ methods: ['randomCam', 'scoreCam'], seconds: 2, date: '2026-11-30' }] }], 64, 'wasm');
+  assert.match(md, /Re-measured 2026-11-30 on the same scenes \(`--methods randomCam,scoreCam --update`\): Random-CAM, Score-CAM, 2 s\./);
+  assert.throws(() => mergeRows(base, { ...part, samples: 5 }), /5 samples/);
 });
