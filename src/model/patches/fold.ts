@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { conv2dInputGradientWith, depthwiseInputGradientWith, flippedDepthwiseFilter, pairOf, preferBackendInputGradient, transposedFilter } from './kernels';
+import { conv2dInputGradientWith, depthwiseInputGradientWith, flippedDepthwiseFilter, pairOf, transposedFilter, type PhaseFilters } from './kernels';
 import { GraphNode, Layer, SymbolicTensor, activationName, inboundNodes, layerConfig } from '../layers';
 
 /**
@@ -131,6 +131,8 @@ interface Slot {
   readonly shift: tf.Tensor1D;
   /** The filter of the input gradient's forward conv (kernels.ts), made on the first backward pass. */
   backward: tf.Tensor4D | null;
+  /** A strided conv's input-gradient sub-filters by output phase (kernels.ts), per padding offset. */
+  readonly phases: Map<string, PhaseFilters>;
   readonly sources: readonly tf.Tensor[];
   readonly ids: readonly object[];
   bytes: number;
@@ -189,7 +191,9 @@ function release(slot: Slot): void {
   slot.released = true;
   live.delete(slot);
   finalizer.unregister(slot);
-  for (const t of [slot.filter, slot.shift, slot.backward]) {
+  const phaseTensors = [...slot.phases.values()].flatMap((p) => p.flat());
+  slot.phases.clear();
+  for (const t of [slot.filter, slot.shift, slot.backward, ...phaseTensors]) {
     if (!t || t.isDisposed) continue;
     setCounted(t, true);
     t.dispose();
@@ -242,7 +246,7 @@ function folded(conv: Layer, bn: Layer, epsilon: number, depthwise: boolean): Sl
   tf.keep(shift);
   setCounted(filter, false);
   setCounted(shift, false);
-  const slot: Slot = { filter, shift, backward: null, sources, ids: sources.map((t) => t.dataId), bytes: (filter.size + shift.size) * 4, released: false };
+  const slot: Slot = { filter, shift, backward: null, phases: new Map(), sources, ids: sources.map((t) => t.dataId), bytes: (filter.size + shift.size) * 4, released: false };
   entries.set(bn, { conv, slot });
   finalizer.register(bn, slot, slot);
   live.set(slot, true);
@@ -286,17 +290,32 @@ function foldedConv(c: ConvSpec, slot: Slot, x: tf.Tensor4D): tf.Tensor4D {
     value: forward(input as tf.Tensor4D),
     gradFunc: (dy) => {
       const g = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor4D;
-      if (!c.depthwise && preferBackendInputGradient(shape, slot.filter.shape, c.strides)) {
-        // wasm's direct kernel (no XNNPACK packing) measured faster here.
-        return tf.conv2dTranspose(g, slot.filter, shape, c.strides, c.pad);
-      }
       const back = backwardFilter(c, slot);
+      const phases = (key: string, make: () => PhaseFilters): PhaseFilters => keptPhases(slot, key, make);
       return c.depthwise
-        ? depthwiseInputGradientWith(shape, g, back, slot.filter.shape, c.strides, c.pad, c.dilations)
-        : conv2dInputGradientWith(shape, g, back, slot.filter.shape, c.strides, c.pad, undefined, c.dilations);
+        ? depthwiseInputGradientWith(shape, g, back, slot.filter.shape, c.strides, c.pad, c.dilations, undefined, phases)
+        : conv2dInputGradientWith(shape, g, back, slot.filter.shape, c.strides, c.pad, undefined, c.dilations, phases);
     },
   });
   return tf.customGrad(body as unknown as Parameters<typeof tf.customGrad>[0])(x) as tf.Tensor4D;
+}
+
+/**
+ * The slot's sub-filters for one padding offset, made and kept (out of tf.memory()'s counts) on
+ * first use: new filter tensors on every call would be packed by XNNPACK on every call.
+ */
+function keptPhases(slot: Slot, key: string, make: () => PhaseFilters): PhaseFilters {
+  const kept = slot.phases.get(key);
+  if (kept && kept.every((row) => row.every((t) => !t || !t.isDisposed))) return kept;
+  const made = make();
+  for (const t of made.flat()) {
+    if (!t) continue;
+    tf.keep(t);
+    setCounted(t, false);
+    slot.bytes += t.size * 4;
+  }
+  slot.phases.set(key, made);
+  return made;
 }
 
 /** The slot's input-gradient filter, made and kept (out of tf.memory()'s counts) on first use. */

@@ -211,9 +211,12 @@ export function depthwiseFilterGradient(x: Tensor4D, dy: Tensor4D, filterShape: 
  * over the terms whose indices are whole numbers inside dy.
  * Stride 1: a conv2d of dy (shifted by (KH−1)·d − pt) with the filter flipped in both spatial
  * axes and its in/out channels swapped, f'[j,i,co,ci] = f[KH−1−j, KW−1−i, ci, co].
- * Stride s > 1: s − 1 zeros go between dy entries first. (A "sub-pixel" form, one conv per
- * output phase interleaved with depthToSpace, skips those zeros but measured 1.5–7× slower on
- * wasm: depthToSpace and the extra filter assembly cost more than the zeros.)
+ * Stride s > 1 (dilation 1): by output phase (phaseInputGradient), s² stride-1 convs of dy with
+ * the sub-filters that reach each phase, interleaved; no zeros are multiplied. With the
+ * sub-filters kept (the fold cache keeps them) this measured 3.4–4× faster than zeros between dy
+ * entries and 4–10× faster than wasm's own kernel (bench probe, batch 1: ResNet-50's 7×7 s2 stem
+ * 94 → 24 ms, a 3×3 s2 256→256 conv at 28×28 30 → 8.4 ms). (An earlier sub-pixel form that
+ * interleaved with depthToSpace and assembled its filters on every call measured slower.)
  */
 export function conv2dInputGradient(inputShape: [number, number, number, number], dy: Tensor4D, filter: Tensor4D,
   strides: number | Pair, pad: PadArg, dimRoundingMode?: RoundingMode, dilations: number | Pair = 1): Tensor4D {
@@ -239,10 +242,16 @@ export function transposedFilter(filter: Tensor4D): Tensor4D {
  * its result is spread (phase decomposition with one non-zero phase).
  */
 export function conv2dInputGradientWith(inputShape: [number, number, number, number], dy: Tensor4D, transposed: Tensor4D,
-  filterShape: [number, number, number, number], strides: number | Pair, pad: PadArg, dimRoundingMode?: RoundingMode, dilations: number | Pair = 1): Tensor4D {
+  filterShape: [number, number, number, number], strides: number | Pair, pad: PadArg, dimRoundingMode?: RoundingMode, dilations: number | Pair = 1,
+  phases?: (key: string, make: () => PhaseFilters) => PhaseFilters): Tensor4D {
   return tf.tidy(() => {
     const info = convInfo(inputShape, filterShape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, false);
     checkDy(dy, info, 'Conv2DBackpropInput');
+    if (byPhase(info)) {
+      const key = phaseKey(info);
+      const make = (): PhaseFilters => phaseFilters(transposed, info);
+      return phaseInputGradient(inputShape, dy, phases ? phases(key, make) : make(), info, (x, f, p) => tf.conv2d(x, f, 1, p));
+    }
     const p = info.padInfo;
     if (info.filterHeight === 1 && info.filterWidth === 1 && p.top === 0 && p.left === 0 && (info.strideHeight > 1 || info.strideWidth > 1)) {
       const [b, oh, ow] = dy.shape;
@@ -282,17 +291,119 @@ export function flippedDepthwiseFilter(filter: Tensor4D): Tensor4D {
 
 /** depthwiseInputGradient with its flipped filter given (see flippedDepthwiseFilter). */
 export function depthwiseInputGradientWith(inputShape: [number, number, number, number], dy: Tensor4D, flipped: Tensor4D,
-  filterShape: [number, number, number, number], strides: number | Pair, pad: PadArg, dilations: number | Pair = 1, dimRoundingMode?: RoundingMode): Tensor4D {
+  filterShape: [number, number, number, number], strides: number | Pair, pad: PadArg, dilations: number | Pair = 1, dimRoundingMode?: RoundingMode,
+  phases?: (key: string, make: () => PhaseFilters) => PhaseFilters): Tensor4D {
   return tf.tidy(() => {
     const info = convInfo(inputShape, filterShape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, true);
     checkDy(dy, info, 'DepthwiseConv2dNativeBackpropInput');
     const [, , c, m] = filterShape;
-    const { input, pad: explicit } = prepareTransposedInput(dy, info);
-    const out = tf.depthwiseConv2d(input, flipped, 1, explicit, 'NHWC', [info.dilationHeight, info.dilationWidth]);
+    let out: Tensor4D;
+    if (byPhase(info)) {
+      const key = phaseKey(info);
+      const make = (): PhaseFilters => phaseFilters(flipped, info);
+      const [b, h, w] = inputShape;
+      out = phaseInputGradient([b, h, w, c * m], dy, phases ? phases(key, make) : make(), info, (x, f, p) => tf.depthwiseConv2d(x, f, 1, p));
+    } else {
+      const { input, pad: explicit } = prepareTransposedInput(dy, info);
+      out = tf.depthwiseConv2d(input, flipped, 1, explicit, 'NHWC', [info.dilationHeight, info.dilationWidth]);
+    }
     if (m === 1) return out;
     const [b, h, w] = out.shape;
     return tf.sum(tf.reshape(out, [b, h, w, c, m]), 4) as Tensor4D;
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// strided input gradients by output phase
+
+/**
+ * The sub-filters of a strided input gradient, [a][c] for the output phase (row mod s, col mod t):
+ * every s-th tap of the flipped filter starting where that phase's taps start, or null when no
+ * tap reaches the phase (a filter smaller than the stride).
+ */
+export type PhaseFilters = readonly (readonly (Tensor4D | null)[])[];
+
+/** Strided and not dilated, with a filter larger than 1×1 (1×1 has its own path): computed by phase. */
+function byPhase(info: tf.backend_util.Conv2DInfo): boolean {
+  return (info.strideHeight > 1 || info.strideWidth > 1) && info.dilationHeight === 1 && info.dilationWidth === 1
+    && !(info.filterHeight === 1 && info.filterWidth === 1);
+}
+
+/**
+ * Where the taps of output phase a start: the zero-spread dy (prepareTransposedInput) shifted by
+ * e = KH − 1 − pt is non-zero at rows e + s·o, so output row a + s·i meets the flipped filter's
+ * taps j ≡ e − a (mod s). The start depends on the stride, the filter and the padding's offset
+ * only, which `phaseKey` names for a cache.
+ */
+function phaseStart(e: number, a: number, s: number): number {
+  return (((e - a) % s) + s) % s;
+}
+
+function shifts(info: tf.backend_util.Conv2DInfo): { eh: number; ew: number } {
+  return { eh: info.effectiveFilterHeight - 1 - info.padInfo.top, ew: info.effectiveFilterWidth - 1 - info.padInfo.left };
+}
+
+/** What the sub-filters depend on besides the filter: stride and padding offset (mod stride). */
+export function phaseKey(info: tf.backend_util.Conv2DInfo): string {
+  const { eh, ew } = shifts(info);
+  const s = info.strideHeight, t = info.strideWidth;
+  return `${s}x${t}:${phaseStart(eh, 0, s)},${phaseStart(ew, 0, t)}`;
+}
+
+/** The sub-filters of every phase, cut from the flipped (and, for conv2d, transposed) filter. */
+export function phaseFilters(flipped: Tensor4D, info: tf.backend_util.Conv2DInfo): PhaseFilters {
+  const s = info.strideHeight, t = info.strideWidth;
+  const { eh, ew } = shifts(info);
+  const [kh, kw, c1, c2] = flipped.shape;
+  return Array.from({ length: s }, (_, a) => Array.from({ length: t }, (_, c) => {
+    const j0 = phaseStart(eh, a, s), i0 = phaseStart(ew, c, t);
+    if (j0 >= kh || i0 >= kw) return null;
+    return tf.stridedSlice(flipped, [j0, i0, 0, 0], [kh, kw, c1, c2], [s, t, 1, 1]) as Tensor4D;
+  }));
+}
+
+/**
+ * dx by output phase: dx[a + s·i, c + t·k] = Σ_{u,v} dy[i + u + δa, k + v + δc] · f_ac[u, v]
+ * with δa = (a + j0 − e)/s (a whole number), a stride-1 correlation of dy with the phase's
+ * sub-filter; the s·t results are interleaved (stack + reshape) and cut to H × W.
+ */
+function phaseInputGradient(shape: [number, number, number, number], dy: Tensor4D, filters: PhaseFilters, info: tf.backend_util.Conv2DInfo,
+  conv: (x: Tensor4D, f: Tensor4D, pad: tf.backend_util.ExplicitPadding) => Tensor4D): Tensor4D {
+  const [b, h, w, ci] = shape;
+  const s = info.strideHeight, t = info.strideWidth;
+  const { eh, ew } = shifts(info);
+  const hp = Math.ceil(h / s), wp = Math.ceil(w / t);
+  const [, oh, ow, co] = dy.shape;
+  const rows: Tensor4D[] = [];
+  for (let a = 0; a < s; a++) {
+    const cols: Tensor4D[] = [];
+    for (let c = 0; c < t; c++) {
+      const f = filters[a][c];
+      if (!f) {
+        cols.push(tf.zeros([b, hp, wp, ci]));
+        continue;
+      }
+      // Pad (or cut) dy so a 'valid' correlation with the sub-filter gives exactly hp × wp rows.
+      const top = -(a + phaseStart(eh, a, s) - eh) / s, left = -(c + phaseStart(ew, c, t) - ew) / t;
+      const bottom = hp + f.shape[0] - 1 - oh - top, right = wp + f.shape[1] - 1 - ow - left;
+      const cut = [Math.max(0, -top), Math.max(0, -bottom), Math.max(0, -left), Math.max(0, -right)];
+      const x = cut.some((v) => v > 0) ? tf.slice(dy, [0, cut[0], cut[2], 0], [b, oh - cut[0] - cut[1], ow - cut[2] - cut[3], co]) : dy;
+      cols.push(conv(x, f, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]));
+    }
+    rows.push(t === 1 ? cols[0] : tf.reshape(interleaveColumns(cols), [b, hp, wp * t, ci]) as Tensor4D);
+  }
+  const full = s === 1 ? rows[0] : tf.reshape(tf.stack(rows, 2), [b, hp * s, wp * t, ci]) as Tensor4D;
+  return hp * s === h && wp * t === w ? full : tf.slice(full, [0, 0, 0, 0], [b, h, w, ci]);
+}
+
+/**
+ * The phases of one row side by side per position, [b, hp, wp, t, ci]. wasm's Pack copies ci
+ * floats at a time, slow for few channels (a stem's 3: 1.45 ms at 112×112, 0.37 ms stacked on
+ * the outer axis and transposed); with many channels it is the faster of the two.
+ */
+function interleaveColumns(cols: readonly Tensor4D[]): tf.Tensor {
+  const ci = cols[0].shape[3];
+  return ci <= 32 ? tf.transpose(tf.stack(cols as Tensor4D[], 0), [1, 2, 3, 0, 4]) : tf.stack(cols as Tensor4D[], 3);
 }
 
 function checkDy(dy: Tensor4D, info: tf.backend_util.Conv2DInfo, kernel: string): void {
@@ -404,46 +515,14 @@ interface SwapRecord {
 
 const swaps = new Map<string, SwapRecord>();
 
-/**
- * When a strided input gradient stays with the backend's own kernel. The zero-spread conv does
- * s² times the multiplications of wasm's direct loop (most of them by inserted zeros), and wins
- * only when its matrix products are wide and tall enough. Measured (min of 12–25 interleaved
- * runs, wasm, 3×3 / 1×1, stride 2): with ≥ 8 input channels and ≥ 784 positions (B·H·W, 28×28
- * at batch 1) it was 1.6–2.7× faster; with 3 input channels (the stem, 112×112×3) 0.75–0.82×,
- * and at batch 1 with 14×14 or 8×8 inputs 0.29–0.76×.
- */
-const STRIDED_MIN_CHANNELS = 8;
-const STRIDED_MIN_POSITIONS = 784;
-
-/**
- * Whether a conv's input gradient should stay with the backend's own Conv2DBackpropInput kernel
- * rather than the forward-conv form (strided, not 1×1, and too few channels or positions: see
- * the constants above).
- */
-export function preferBackendInputGradient(inputShape: readonly number[], filterShape: readonly number[], strides: Pair): boolean {
-  const strided = strides[0] > 1 || strides[1] > 1;
-  const pointwise = filterShape[0] === 1 && filterShape[1] === 1;
-  const positions = inputShape[0] * inputShape[1] * inputShape[2];
-  return strided && !pointwise && (inputShape[3] < STRIDED_MIN_CHANNELS || positions < STRIDED_MIN_POSITIONS);
-}
 
 /**
  * Conv2DBackpropInput for the scope on wasm: the flipped-filter forward conv, which measured
  * 2–25× faster than wasm's kernel at stride 1 and bit-identical to it (bench/kernels-probe.ts);
- * strided cases where it measured slower go to the original kernel (see the constants above).
+ * strided convs go by output phase, 4–10× faster than wasm's kernel (see conv2dInputGradient).
  */
-function fastConv2dBackpropInput(original: tf.KernelConfig | undefined): tf.KernelFunc {
-  return (args: KernelArgs) => {
-    const strides = pairOf(attr<number | number[]>(args.attrs, 'strides'), 1);
-    const inputShape = shape4(attr<number[]>(args.attrs, 'inputShape'), 'inputShape');
-    const cf = isChannelsFirst(attr<string>(args.attrs, 'dataFormat'));
-    const nhwc = cf ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]] : inputShape;
-    const filterShape = (args.inputs.filter as tf.TensorInfo | undefined)?.shape ?? [];
-    if (original && preferBackendInputGradient(nhwc, filterShape, strides)) {
-      return original.kernelFunc(args);
-    }
-    return conv2dBackpropInputKernel(args);
-  };
+function fastConv2dBackpropInput(): tf.KernelFunc {
+  return (args: KernelArgs) => conv2dBackpropInputKernel(args);
 }
 
 function replaceKernel(record: SwapRecord, kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
@@ -467,8 +546,7 @@ function restoreKernels(record: SwapRecord, backendName: string): void {
  * filter gradient, so they are unchanged, while fused convs (whose custom gradient always asks
  * for dW) stop paying for it. On wasm, Conv2DBackpropInput is also replaced by the forward conv
  * with the flipped filter (conv2dInputGradient: bit-identical to wasm's kernel where measured,
- * 2–25× faster), except strided convs where that measured slower (few channels or small
- * images; see STRIDED_MIN_CHANNELS). The originals come back
+ * 2–25× faster; strided convs by output phase, 4–10× faster). The originals come back
  * when the outermost scope ends, also when `fn` throws; nested scopes share the outermost swap.
  * Filter gradients taken inside are zeros. Bias gradients are unaffected.
  */
@@ -488,8 +566,7 @@ export function withActivationGradientsOnly<T>(fn: () => T): T {
       if (backendName === 'wasm') {
         // DepthwiseConv2dNativeBackpropInput needs no swap: on wasm it is this module's fill,
         // already the flipped-filter depthwise conv.
-        const original = tf.getKernel(CONV2D_BACKPROP_INPUT, backendName);
-        replaceKernel(record, CONV2D_BACKPROP_INPUT, backendName, fastConv2dBackpropInput(original));
+        replaceKernel(record, CONV2D_BACKPROP_INPUT, backendName, fastConv2dBackpropInput());
       }
     } catch (e) {
       swaps.delete(backendName);

@@ -146,6 +146,10 @@ function cases(depthwise: boolean): Case[] {
   // 1×1 stride 2 (the input gradient at dy's resolution, then spread): padding only after the
   // input, so some outputs read padding (dy rows to drop) or rows no output reads (zeros in dx).
   list.push({ x: [1, 8, 7, 3], k: 1, s: 2, pad: [[0, 0], [0, 2], [0, 1], [0, 0]], out: 2 }, { x: [2, 9, 8, 4], k: 1, s: 3, pad: 'valid', out: 3 });
+  // By output phase: stride 3 with an even filter and odd sizes (phases of unequal length), a
+  // filter as large as the stride (one tap per phase), and one smaller than it (phases no tap reaches).
+  list.push({ x: [1, 17, 16, 3], k: 4, s: 3, pad: 'same', out: 2 }, { x: [2, 10, 9, 2], k: 2, s: 2, pad: 'valid', out: 2 },
+    { x: [1, 13, 14, 2], k: 3, s: 4, pad: 'same', out: 2 });
   return list;
 }
 
@@ -401,7 +405,7 @@ test('nested scopes: the inner exit keeps the swap, the outer exit restores it',
   assert.equal(tf.memory().numTensors, n0);
 });
 
-test('the scope\'s Conv2DBackpropInput on wasm equals wasm\'s own kernel, and is used only where it measured faster', async () => {
+test('the scope\'s Conv2DBackpropInput on wasm equals wasm\'s own kernel and replaces it everywhere (strided convs by output phase)', async () => {
   await tf.setBackend('wasm');
   // replaced: whether the scope runs the flipped-filter conv (a nested Conv2D) or wasm's kernel.
   const configs: Array<Case & { replaced: boolean }> = [
@@ -410,8 +414,8 @@ test('the scope\'s Conv2DBackpropInput on wasm equals wasm\'s own kernel, and is
     { x: [1, 30, 29, 8], k: 3, s: 2, pad: 'same', out: 6, replaced: true },
     { x: [2, 21, 20, 9], k: 5, s: 2, pad: 'valid', out: 4, replaced: true },
     { x: [1, 9, 9, 3], k: 1, s: 2, pad: 'valid', out: 4, replaced: true }, // 1×1 strided: no zeros to multiply
-    { x: [1, 30, 30, 3], k: 3, s: 2, pad: 'same', out: 4, replaced: false }, // 3 channels, strided
-    { x: [1, 10, 9, 12], k: 3, s: 2, pad: 'valid', out: 4, replaced: false }, // 90 positions, strided
+    { x: [1, 30, 30, 3], k: 3, s: 2, pad: 'same', out: 4, replaced: true }, // 3 channels, strided: by phase (wasm's kernel was 2× slower on a stem)
+    { x: [1, 10, 9, 12], k: 3, s: 2, pad: 'valid', out: 4, replaced: true }, // 90 positions, strided: by phase
   ];
   for (const c of configs) {
     for (const dataFormat of ['NHWC', 'NCHW'] as const) {
