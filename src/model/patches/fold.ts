@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { conv2dInputGradientWith, depthwiseInputGradientWith, flippedDepthwiseFilter, pairOf, transposedFilter, type PhaseFilters } from './kernels';
+import { conv2dInputGradientWith, depthwiseInputGradientWith, flippedDepthwiseFilter, pairOf, transposedFilter, type PhaseCache, type PhaseFilters } from './kernels';
 import { GraphNode, Layer, SymbolicTensor, activationName, inboundNodes, layerConfig } from '../layers';
 
 /**
@@ -291,7 +291,7 @@ function foldedConv(c: ConvSpec, slot: Slot, x: tf.Tensor4D): tf.Tensor4D {
     gradFunc: (dy) => {
       const g = (Array.isArray(dy) ? dy[0] : dy) as tf.Tensor4D;
       const back = backwardFilter(c, slot);
-      const phases = (key: string, make: () => PhaseFilters): PhaseFilters => keptPhases(slot, key, make);
+      const phases: PhaseCache = (key, make) => keptPhases(slot, key, make);
       return c.depthwise
         ? depthwiseInputGradientWith(shape, g, back, slot.filter.shape, c.strides, c.pad, c.dilations, undefined, phases)
         : conv2dInputGradientWith(shape, g, back, slot.filter.shape, c.strides, c.pad, undefined, c.dilations, phases);

@@ -243,14 +243,12 @@ export function transposedFilter(filter: Tensor4D): Tensor4D {
  */
 export function conv2dInputGradientWith(inputShape: [number, number, number, number], dy: Tensor4D, transposed: Tensor4D,
   filterShape: [number, number, number, number], strides: number | Pair, pad: PadArg, dimRoundingMode?: RoundingMode, dilations: number | Pair = 1,
-  phases?: (key: string, make: () => PhaseFilters) => PhaseFilters): Tensor4D {
+  phases?: PhaseCache): Tensor4D {
   return tf.tidy(() => {
     const info = convInfo(inputShape, filterShape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, false);
     checkDy(dy, info, 'Conv2DBackpropInput');
     if (byPhase(info)) {
-      const key = phaseKey(info);
-      const make = (): PhaseFilters => phaseFilters(transposed, info);
-      return phaseInputGradient(inputShape, dy, phases ? phases(key, make) : make(), info, (x, f, p) => tf.conv2d(x, f, 1, p));
+      return phaseInputGradient(inputShape, dy, phaseFiltersFor(transposed, info, phases), info, (x, f, p) => tf.conv2d(x, f, 1, p));
     }
     const p = info.padInfo;
     if (info.filterHeight === 1 && info.filterWidth === 1 && p.top === 0 && p.left === 0 && (info.strideHeight > 1 || info.strideWidth > 1)) {
@@ -292,17 +290,15 @@ export function flippedDepthwiseFilter(filter: Tensor4D): Tensor4D {
 /** depthwiseInputGradient with its flipped filter given (see flippedDepthwiseFilter). */
 export function depthwiseInputGradientWith(inputShape: [number, number, number, number], dy: Tensor4D, flipped: Tensor4D,
   filterShape: [number, number, number, number], strides: number | Pair, pad: PadArg, dilations: number | Pair = 1, dimRoundingMode?: RoundingMode,
-  phases?: (key: string, make: () => PhaseFilters) => PhaseFilters): Tensor4D {
+  phases?: PhaseCache): Tensor4D {
   return tf.tidy(() => {
     const info = convInfo(inputShape, filterShape, pairOf(strides, 1), pairOf(dilations, 1), pad, dimRoundingMode, true);
     checkDy(dy, info, 'DepthwiseConv2dNativeBackpropInput');
     const [, , c, m] = filterShape;
     let out: Tensor4D;
     if (byPhase(info)) {
-      const key = phaseKey(info);
-      const make = (): PhaseFilters => phaseFilters(flipped, info);
       const [b, h, w] = inputShape;
-      out = phaseInputGradient([b, h, w, c * m], dy, phases ? phases(key, make) : make(), info, (x, f, p) => tf.depthwiseConv2d(x, f, 1, p));
+      out = phaseInputGradient([b, h, w, c * m], dy, phaseFiltersFor(flipped, info, phases), info, (x, f, p) => tf.depthwiseConv2d(x, f, 1, p));
     } else {
       const { input, pad: explicit } = prepareTransposedInput(dy, info);
       out = tf.depthwiseConv2d(input, flipped, 1, explicit, 'NHWC', [info.dilationHeight, info.dilationWidth]);
@@ -323,6 +319,9 @@ export function depthwiseInputGradientWith(inputShape: [number, number, number, 
  */
 export type PhaseFilters = readonly (readonly (Tensor4D | null)[])[];
 
+/** Keeps sub-filters between calls (the fold cache): returns the ones kept under `key`, or keeps what `make` gives. */
+export type PhaseCache = (key: string, make: () => PhaseFilters) => PhaseFilters;
+
 /** Strided and not dilated, with a filter larger than 1×1 (1×1 has its own path): computed by phase. */
 function byPhase(info: tf.backend_util.Conv2DInfo): boolean {
   return (info.strideHeight > 1 || info.strideWidth > 1) && info.dilationHeight === 1 && info.dilationWidth === 1
@@ -341,6 +340,12 @@ function phaseStart(e: number, a: number, s: number): number {
 
 function shifts(info: tf.backend_util.Conv2DInfo): { eh: number; ew: number } {
   return { eh: info.effectiveFilterHeight - 1 - info.padInfo.top, ew: info.effectiveFilterWidth - 1 - info.padInfo.left };
+}
+
+/** The sub-filters for this conv: from `cache` when given (keyed by phaseKey), else cut now. */
+function phaseFiltersFor(flipped: Tensor4D, info: tf.backend_util.Conv2DInfo, cache?: PhaseCache): PhaseFilters {
+  const make = (): PhaseFilters => phaseFilters(flipped, info);
+  return cache ? cache(phaseKey(info), make) : make();
 }
 
 /** What the sub-filters depend on besides the filter: stride and padding offset (mod stride). */
@@ -516,15 +521,6 @@ interface SwapRecord {
 const swaps = new Map<string, SwapRecord>();
 
 
-/**
- * Conv2DBackpropInput for the scope on wasm: the flipped-filter forward conv, which measured
- * 2–25× faster than wasm's kernel at stride 1 and bit-identical to it (bench/kernels-probe.ts);
- * strided convs go by output phase, 4–10× faster than wasm's kernel (see conv2dInputGradient).
- */
-function fastConv2dBackpropInput(): tf.KernelFunc {
-  return (args: KernelArgs) => conv2dBackpropInputKernel(args);
-}
-
 function replaceKernel(record: SwapRecord, kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
   const existing = tf.getKernel(kernelName, backendName);
   record.originals.set(kernelName, existing ?? null);
@@ -566,7 +562,9 @@ export function withActivationGradientsOnly<T>(fn: () => T): T {
       if (backendName === 'wasm') {
         // DepthwiseConv2dNativeBackpropInput needs no swap: on wasm it is this module's fill,
         // already the flipped-filter depthwise conv.
-        replaceKernel(record, CONV2D_BACKPROP_INPUT, backendName, fastConv2dBackpropInput());
+        // The flipped-filter forward conv: 2–25× faster than wasm's kernel at stride 1 and
+        // bit-identical to it (bench/kernels-probe.ts); strided convs by output phase, 4–10× faster.
+        replaceKernel(record, CONV2D_BACKPROP_INPUT, backendName, conv2dBackpropInputKernel);
       }
     } catch (e) {
       swaps.delete(backendName);
