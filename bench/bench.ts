@@ -147,6 +147,7 @@ function cellOf(a: Answer): Cell {
 }
 
 const loads: number[] = [];
+const meanLoad = (): number => loads.reduce((a, b) => a + b, 0) / loads.length;
 
 async function measure(threads: number, results: Results, notes: string[], versions: Record<string, string>): Promise<void> {
   const ours = oursChild(threads);
@@ -266,7 +267,7 @@ function render(results: Results, notes: readonly string[], versions: Record<str
   const get = (side: 'ours' | 'theirs', threads: number, model: string, batch: number, row: Row): number | null =>
     results.get(key(side, threads, model, batch, row))?.ms ?? null;
   const L: string[] = [];
-  const load = loads.length ? `load average (1 min) during the run: mean ${(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(1)}, max ${Math.max(...loads).toFixed(1)} on ${os.cpus().length} logical cores` : '';
+  const load = loads.length ? `load average (1 min) during the run: mean ${meanLoad().toFixed(1)}, max ${Math.max(...loads).toFixed(1)} on ${os.cpus().length} logical cores` : '';
   L.push(`Measured ${meta.date} · Node ${process.version} · tfjs 4.22.0 wasm (SIMD; 1 thread = the SIMD binary, more = the threaded-SIMD binary with XNNPACK's pool) · ${os.cpus().length} × ${(os.cpus()[0]?.model ?? 'cpu').trim()} · whole run ${(meta.totalS / 60).toFixed(0)} min · ${load}.`);
   if (versions.gradCam) L.push(`Reference: pytorch-grad-cam ${versions.gradCam} on torch ${versions.torch} (Debian, CPU), torchvision's models with random weights; its OpenBLAS/OpenMP/MKL pools and torch.set_num_threads pinned to the same thread count as ours.`);
   for (const n of notes) L.push(n);
@@ -326,12 +327,13 @@ async function main(): Promise<void> {
   writeSection(file, 'bench:engine', body, NEW_FILE);
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
   const table = againstTable(results);
+  const odd = superlinearReference(results);
   if (table.length) {
-    const loadNote = loads.length ? `, load average ${(loads.reduce((x, y) => x + y, 0) / loads.length).toFixed(1)} (1 min, mean over the run) on ${os.cpus().length} cores` : '';
+    const loadNote = loads.length ? `, load average ${meanLoad().toFixed(1)} (1 min, mean over the run) on ${os.cpus().length} cores` : '';
     writeSection(path.join(ROOT, 'README.md'), 'bench:readme', [
       `Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench\` (pytorch-grad-cam ${versions.gradCam} on Debian's torch ${versions.torch}, thread pools pinned to the same count${loadNote}); every figure and the targets are in [BENCHMARKS.md](BENCHMARKS.md).`,
       ...table.filter((l) => !l.startsWith('### ')),
-      ...(superlinearReference(results) ? ['', superlinearReference(results) as string] : []),
+      ...(odd ? ['', odd] : []),
     ].join('\n'));
     console.log('wrote README.md (bench:readme)');
   }

@@ -10,7 +10,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/model/backend';
+import { backendSummary, initScriptBackend } from '../src/model/backend';
 import { loadModel } from '../src/model/load';
 import { evaluationScenes } from '../src/data/evaluate';
 import { evaluate, forwardFor, metricNames, perturbationCurve, samplesFromScenes } from '../src/eval';
@@ -27,9 +27,7 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  // As scripts/evaluate.ts: every core unless TSLAB_CAM_THREADS says otherwise.
-  const backend = await initBackend(process.env.TSLAB_CAM_THREADS ? {} : { threads: 'all' });
-  const threads = backend.wasmThreadCount ?? 1;
+  const backend = await initScriptBackend();
   const model = await loadModel('builtin:digits-gap');
   const [sample] = samplesFromScenes(evaluationScenes({ singles: 1, doubles: 0 }));
   const x = tf.tensor4d(sample.pixels, [1, 64, 64, 3]);
@@ -64,7 +62,7 @@ async function main(): Promise<void> {
   const body = [
     '## Eval layer (issue 13): `node --require ts-node/register bench/eval.ts [N]`',
     '',
-    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, backend ${backend.name}${backend.name === 'wasm' ? `, ${threads} thread${threads === 1 ? '' : 's'}` : ''}, ` +
+    `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${backendSummary(backend)}, ` +
     `load average (1 / 5 / 15 min) at the end ${os.loadavg().map((v) => v.toFixed(1)).join(' / ')} on ${os.cpus().length} cores. ${RUNS} alternating runs, medians; ratios measured side by side in one process are what counts.`,
     '',
     '| what | median ms |',

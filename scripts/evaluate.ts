@@ -28,7 +28,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BUILTIN_KINDS, BuiltinKind } from '../src/data/architectures';
 import { AccuracyReport, EVAL_SEED, evaluateAccuracy, evaluationScenes } from '../src/data/evaluate';
 import { POINTING_TOLERANCE, rate } from '../src/eval/pointing';
-import { initBackend } from '../src/model/backend';
+import { backendSummary, initScriptBackend } from '../src/model/backend';
 import { META_FILE, ModelMeta, packageRoot } from '../src/model/builtin';
 import { loadLayersModel } from '../src/model/load';
 import { createProgress, progressBarSink } from '../src/notebook/progress';
@@ -152,10 +152,8 @@ async function main(): Promise<void> {
     process.stderr.write(md + '\n');
     return;
   }
-  // A script, not a kernel cell: a Ctrl-C ends the process, so XNNPACK's threads (opt-in in a
-  // notebook, see src/model/backend.ts) are safe here; TSLAB_CAM_THREADS still decides when set.
-  const backend = await initBackend(process.env.TSLAB_CAM_THREADS ? {} : { threads: 'all' });
-  const backendText = backend.name === 'wasm' ? `wasm backend, ${backend.wasmThreadCount ?? 1} thread${backend.wasmThreadCount === 1 ? '' : 's'}` : `${backend.name} backend`;
+  const backend = await initScriptBackend();
+  const backendText = backendSummary(backend);
   process.stderr.write(`backend: ${backendText}\n`);
   const scenes = evaluationScenes({ singles: args.singles, doubles: args.doubles });
   const pointSingles = evaluationScenes({ singles: args.pointing, doubles: 0 });

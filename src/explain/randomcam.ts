@@ -24,7 +24,7 @@ export interface RandomCamResult extends MapResult, WeightParts {
 export function checkSeed(seed: unknown, label: string): number | undefined {
   if (seed === undefined) return undefined;
   if (typeof seed !== 'number' || !Number.isInteger(seed)) {
-    throw new TslabCamError('BAD_OPTION', `${label}: seed must be an integer, got ${String(seed)}.`, 'Pass e.g. {seed: 1}, or leave it out (seed 0).');
+    throw new TslabCamError('BAD_OPTION', `${label}: seed must be an integer, got ${String(seed)}.`, 'Pass e.g. {seed: 1}, or leave it out (a draw per image, seeded by its pixels).');
   }
   return seed;
 }

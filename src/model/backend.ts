@@ -313,6 +313,21 @@ function adoptActiveBackend(): BackendInfo | null {
 }
 
 /** The one line the first computing call prints. Pure, so its wording is testable. */
+/**
+ * initBackend for a script (not a kernel cell): every core unless TSLAB_CAM_THREADS says otherwise.
+ * A script's Ctrl-C ends the process, so the notebook's reason for one thread does not apply.
+ */
+export function initScriptBackend(): Promise<BackendInfo> {
+  return initBackend(process.env.TSLAB_CAM_THREADS ? {} : { threads: 'all' });
+}
+
+/** "wasm backend, 2 threads" / "cpu backend": what a measurement ran on, for its report. */
+export function backendSummary(b: BackendInfo): string {
+  if (b.name !== 'wasm') return `${b.name} backend`;
+  const n = b.wasmThreadCount ?? 1;
+  return `wasm backend, ${n} thread${n === 1 ? '' : 's'}`;
+}
+
 export function backendLine(b: BackendInfo): string {
   const slow = b.name === 'cpu'
     ? ' The pure-JS cpu backend is 15–40× slower than wasm: await tc.initBackend() picks the fastest that works.'

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
-import { MAX_WASM_THREADS, backendInfo, backendLine, chooseThreads, initBackend } from '../../src/model/backend';
+import { MAX_WASM_THREADS, backendInfo, backendLine, backendSummary, chooseThreads, initBackend, type BackendInfo } from '../../src/model/backend';
 import { TslabCamError } from '../../src/errors';
 
 test('automatic choice: tensorflow → wasm → cpu, with the reason and every attempt recorded', async () => {
@@ -148,4 +148,12 @@ test('asking for another thread count once wasm runs is a typed error that says 
   const other = (info.wasmThreadCount ?? 1) === 1 ? 2 : 1;
   await assert.rejects(initBackend({ backend: 'wasm', threads: other }), (e: unknown) => e instanceof TslabCamError && e.code === 'BACKEND' && /restart/.test(e.message));
   assert.equal((await initBackend({ backend: 'wasm', threads: info.wasmThreadCount })).name, 'wasm');
+});
+
+test('backendSummary names the backend and, for wasm, its thread count', () => {
+  const info = (name: string, wasmThreadCount?: number): BackendInfo => ({ name, wasmThreadCount } as unknown as BackendInfo);
+  assert.equal(backendSummary(info('wasm', 2)), 'wasm backend, 2 threads');
+  assert.equal(backendSummary(info('wasm', 1)), 'wasm backend, 1 thread');
+  assert.equal(backendSummary(info('wasm')), 'wasm backend, 1 thread');
+  assert.equal(backendSummary(info('tensorflow', 4)), 'tensorflow backend');
 });
