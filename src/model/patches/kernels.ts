@@ -30,6 +30,7 @@ const CONV2D_BACKPROP_FILTER = 'Conv2DBackpropFilter';
 const CONV2D_BACKPROP_INPUT = 'Conv2DBackpropInput';
 const DW_BACKPROP_INPUT = 'DepthwiseConv2dNativeBackpropInput';
 const DW_BACKPROP_FILTER = 'DepthwiseConv2dNativeBackpropFilter';
+const IDENTITY = 'Identity';
 
 // ---------------------------------------------------------------------------------------------
 // attrs and inputs
@@ -402,13 +403,17 @@ function phaseInputGradient(shape: [number, number, number, number], dy: Tensor4
 }
 
 /**
- * The phases of one row side by side per position, [b, hp, wp, t, ci]. wasm's Pack copies ci
- * floats at a time, slow for few channels (a stem's 3: 1.45 ms at 112×112, 0.37 ms stacked on
- * the outer axis and transposed); with many channels it is the faster of the two.
+ * The phases of one row side by side per position, [b·hp·wp, t, ci]. wasm's Pack copies ci
+ * floats at a time, slow for few channels, so up to 144 channels the phases are stacked on the
+ * outer axis and transposed as [t, b·hp·wp, ci] → [b·hp·wp, t, ci]: a rank-3 transpose, because
+ * wasm's rank-5 one is very slow beyond batch 1 (measured on wasm: b8 112×112, 3 channels: Pack
+ * 9.7 ms, rank-5 transpose 36 ms, rank-3 1.3 ms; 32 channels: 10, 344 and 4.7 ms; 144 channels
+ * at 56×56: Pack 6.5, rank-3 3.6 ms; 512 at 14×14: Pack 0.41, rank-3 0.54 ms).
  */
 function interleaveColumns(cols: readonly Tensor4D[]): tf.Tensor {
   const ci = cols[0].shape[3];
-  return ci <= 32 ? tf.transpose(tf.stack(cols as Tensor4D[], 0), [1, 2, 3, 0, 4]) : tf.stack(cols as Tensor4D[], 3);
+  if (ci > 144) return tf.stack(cols as Tensor4D[], 3);
+  return tf.transpose(tf.reshape(tf.stack(cols as Tensor4D[], 0), [cols.length, -1, ci]), [1, 0, 2]);
 }
 
 function checkDy(dy: Tensor4D, info: tf.backend_util.Conv2DInfo, kernel: string): void {
@@ -473,6 +478,23 @@ function depthwiseBackpropFilterKernel(args: KernelArgs): tf.TensorInfo {
       pairOf(attr<number | number[]>(attrs, 'strides'), 1), attr<PadArg>(attrs, 'pad') ?? 'valid',
       pairOf(attr<number | number[]>(attrs, 'dilations'), 1), attr<RoundingMode>(attrs, 'dimRoundingMode'));
   });
+}
+
+/**
+ * Identity that shares its input's buffer (one more reference, as tfjs's cpu backend and wasm's
+ * own Reshape do) instead of copying it. tfjs's tape clones every tensor an op saves for its
+ * backward pass, and wasm's Identity copies: 220 copies per MobileNetV2 guided pass at 224²
+ * (~8 ms), and a copied weight matrix is a new tensor to XNNPACK, which packs it again (the
+ * classifier's backward matMul: 8 ms instead of 1.4). Sharing is safe because tensor data is
+ * never written in place. Strings keep wasm's own kernel.
+ */
+function sharedIdentityKernel(original: tf.KernelConfig | undefined): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string' && original) return original.kernelFunc(args);
+    (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
 }
 
 /** Zeros shaped like the filter: used instead of a filter gradient nobody asked for. */
@@ -542,7 +564,8 @@ function restoreKernels(record: SwapRecord, backendName: string): void {
  * filter gradient, so they are unchanged, while fused convs (whose custom gradient always asks
  * for dW) stop paying for it. On wasm, Conv2DBackpropInput is also replaced by the forward conv
  * with the flipped filter (conv2dInputGradient: bit-identical to wasm's kernel where measured,
- * 2–25× faster; strided convs by output phase, 4–10× faster). The originals come back
+ * 2–25× faster; strided convs by output phase, 4–10× faster), and Identity shares its input's
+ * buffer instead of copying it (sharedIdentityKernel). The originals come back
  * when the outermost scope ends, also when `fn` throws; nested scopes share the outermost swap.
  * Filter gradients taken inside are zeros. Bias gradients are unaffected.
  */
@@ -565,6 +588,7 @@ export function withActivationGradientsOnly<T>(fn: () => T): T {
         // The flipped-filter forward conv: 2–25× faster than wasm's kernel at stride 1 and
         // bit-identical to it (bench/kernels-probe.ts); strided convs by output phase, 4–10× faster.
         replaceKernel(record, CONV2D_BACKPROP_INPUT, backendName, conv2dBackpropInputKernel);
+        replaceKernel(record, IDENTITY, backendName, sharedIdentityKernel(tf.getKernel(IDENTITY, backendName)));
       }
     } catch (e) {
       swaps.delete(backendName);

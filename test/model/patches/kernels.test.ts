@@ -150,6 +150,8 @@ function cases(depthwise: boolean): Case[] {
   // filter as large as the stride (one tap per phase), and one smaller than it (phases no tap reaches).
   list.push({ x: [1, 17, 16, 3], k: 4, s: 3, pad: 'same', out: 2 }, { x: [2, 10, 9, 2], k: 2, s: 2, pad: 'valid', out: 2 },
     { x: [1, 13, 14, 2], k: 3, s: 4, pad: 'same', out: 2 });
+  // Phases interleaved both ways: more than 144 input channels are stacked, fewer are transposed.
+  list.push({ x: [2, 7, 6, 150], k: 3, s: 2, pad: 'same', out: depthwise ? 1 : 2 });
   return list;
 }
 
@@ -326,7 +328,7 @@ test('tf.grad w.r.t. input and filter through conv2d, fused conv2d (linear, relu
 // ---------------------------------------------------------------------------------------------
 // withActivationGradientsOnly
 
-const FILTER_KERNELS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropInput'];
+const FILTER_KERNELS = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropInput', 'Identity'];
 
 function kernelFuncs(backend: string): Array<tf.KernelFunc | undefined> {
   return FILTER_KERNELS.map((n) => tf.getKernel(n, backend)?.kernelFunc);
@@ -402,6 +404,38 @@ test('nested scopes: the inner exit keeps the swap, the outer exit restores it',
   assert.equal(activationGradientScopeDepth(), 0);
   assert.deepEqual(kernelFuncs('wasm'), before);
   assert.ok(filterGrad() > 0.01);
+  assert.equal(tf.memory().numTensors, n0);
+});
+
+test('inside the scope on wasm, Identity shares its input\'s buffer: a clone outlives its source, counts stay exact, and copying returns after', async () => {
+  await tf.setBackend('wasm');
+  const n0 = tf.memory().numTensors;
+  const bytes0 = tf.memory().numBytes;
+  const values = [1.5, -2, 3.25, 0, 7];
+  const inside = withActivationGradientsOnly(() => {
+    const a = tf.tensor1d(values);
+    const b = tf.clone(a);
+    const shared = b.dataId === a.dataId;
+    a.dispose();
+    const read = Array.from(b.dataSync());
+    b.dispose();
+    return { shared, read };
+  });
+  assert.equal(inside.shared, true);
+  assert.deepEqual(inside.read, values);
+  assert.equal(tf.memory().numTensors, n0);
+  assert.equal(tf.memory().numBytes, bytes0);
+  // A gradient whose tape saves inputs (clones) is unchanged by sharing them.
+  const x = tf.tensor1d([-1, 0.5, 2, 7]);
+  const dy = tf.tensor1d([3, -1, 2, 5]);
+  const f = (t: tf.Tensor) => tf.sum(tf.mul(tf.relu6(tf.mul(t, t)), dy));
+  const plain = tf.grad(f)(x);
+  const scoped = withActivationGradientsOnly(() => tf.grad(f)(x));
+  assert.deepEqual(Array.from(scoped.dataSync()), Array.from(plain.dataSync()));
+  const a = tf.tensor1d(values);
+  const b = tf.clone(a);
+  assert.notEqual(b.dataId, a.dataId, 'outside the scope wasm copies again');
+  tf.dispose([x, dy, plain, scoped, a, b]);
   assert.equal(tf.memory().numTensors, n0);
 });
 
