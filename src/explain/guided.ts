@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { graphInputName } from '../model/graphmodel';
-import { atMost, gradientScope } from '../model/patches/gradients';
+import { gradientScope, positiveAtMost } from '../model/patches/gradients';
 import { GRAD_CAM } from './gradcam';
 import { displayGradient, guidedProduct } from './maps';
 import { ExplainableModel, MethodOptions, registerMethod } from './registry';
@@ -30,7 +30,7 @@ const GUIDED: GradConfig[] = [
     inputsToSave: ['x'],
     gradFunc: (dy, saved) => {
       const [x] = saved;
-      return { x: () => tf.mul(tf.relu(dy as tf.Tensor), tf.mul(tf.step(x), atMost(x, 6))) };
+      return { x: () => tf.mul(tf.relu(dy as tf.Tensor), positiveAtMost(x, 6)) };
     },
   },
 ];

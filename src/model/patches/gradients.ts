@@ -44,6 +44,26 @@ export function atMost(x: tf.Tensor, hi: number): tf.Tensor {
 }
 
 /**
+ * [0 < x ≤ hi] as 0/1 floats: step(x) − step(x − hi), four fast kernels. It is Relu6's gradient
+ * mask (tfjs builds it with LessEqual, a slow comparison kernel on wasm, and a cast).
+ */
+export function positiveAtMost(x: tf.Tensor, hi: number): tf.Tensor {
+  return tf.sub(tf.step(x), tf.step(tf.sub(x, hi)));
+}
+
+/** Relu6: dx = dy·[0 < x ≤ 6], tfjs's own mask in four fast kernels (positiveAtMost). */
+function leanRelu6(orig: GradConfig): GradConfig {
+  return {
+    kernelName: orig.kernelName,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      return { x: () => tf.mul(dy as tf.Tensor, positiveAtMost(x, 6)) };
+    },
+  };
+}
+
+/**
  * ClipByValue (how Keras's ReLU(maxValue) layers cap at 6) passes dy where min ≤ x ≤ max, the
  * same mask as tfjs's own gradient. tfjs builds them with
  * GreaterEqual, LessEqual, LogicalAnd and Select; on wasm those four were ~30% of a MobileNetV2
@@ -61,13 +81,12 @@ function leanClipByValue(orig: GradConfig): GradConfig {
   };
 }
 
-/**
- * Relu6 is not here: guided backprop registers its own Relu6 gradient around the engine's pass,
- * and this swap, made inside that pass, would replace it with the plain one.
- */
 const LEAN: Record<string, (orig: GradConfig) => GradConfig> = {
-  FusedBatchNorm: leanBatchNorm, ClipByValue: leanClipByValue,
+  FusedBatchNorm: leanBatchNorm, ClipByValue: leanClipByValue, Relu6: leanRelu6,
 };
+
+/** Every config a gradientScope has registered: the lean swap leaves these alone (see withLeanGradients). */
+const scoped = new WeakSet<GradConfig>();
 
 /**
  * A scope that registers the gradient configs `build` returns while a (synchronous) function
@@ -81,7 +100,10 @@ export function gradientScope(build: () => GradConfig[]): <T>(fn: () => T) => T 
     if (depth === 0) {
       const configs = build();
       saved = configs.flatMap((c) => tf.getGradient(c.kernelName) ?? []);
-      for (const c of configs) tf.registerGradient(c);
+      for (const c of configs) {
+        scoped.add(c);
+        tf.registerGradient(c);
+      }
     }
     depth++;
     // withRestore, not finally: a kernel interrupt terminates synchronous code without running
@@ -96,8 +118,12 @@ export function gradientScope(build: () => GradConfig[]): <T>(fn: () => T) => T 
   };
 }
 
-/** Runs fn (synchronous) with the lean FusedBatchNorm and ClipByValue gradients (see gradientScope). */
+/**
+ * Runs fn (synchronous) with the lean FusedBatchNorm, ClipByValue and Relu6 gradients (see
+ * gradientScope). A gradient another scope has put in place is kept: guided backprop's Relu6
+ * rule, registered around the engine's pass, must not be swapped for the plain one inside it.
+ */
 export const withLeanGradients = gradientScope(() => Object.entries(LEAN).flatMap(([name, make]) => {
   const orig = tf.getGradient(name);
-  return orig ? [make(orig)] : [];
+  return orig && !scoped.has(orig) ? [make(orig)] : [];
 }));

@@ -2,7 +2,7 @@ import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/model/backend';
-import { atLeast, atMost, withLeanGradients } from '../../../src/model/patches/gradients';
+import { atLeast, atMost, gradientScope, positiveAtMost, withLeanGradients } from '../../../src/model/patches/gradients';
 import { relDiff } from '../../helpers/numeric';
 
 before(async () => {
@@ -49,6 +49,29 @@ test('the lean ClipByValue gradient equals tfjs\'s exactly, boundaries included;
     const reference = Array.from(x.dataSync()).map((v) => (v >= 0 && v <= 6 ? 1 : 0));
     assert.deepEqual(mask, reference);
     tf.dispose([x, dy]);
+    assert.equal(tf.memory().numTensors, before);
+  }
+  await initBackend({ backend: 'wasm' });
+});
+
+test('the lean Relu6 gradient equals tfjs\'s exactly, boundaries included, and leaves a Relu6 gradient another scope put in place', async () => {
+  for (const backend of ['wasm', 'cpu']) {
+    await tf.setBackend(backend);
+    const before = tf.memory().numTensors;
+    const original = tf.getGradient('Relu6');
+    const x = tf.tensor1d([-3, -1e-7, 0, 1e-7, 2.5, 6 - 1e-6, 6, 6 + 1e-6, 9, 0.5]);
+    const dy = tf.tensor1d([1, -2, 3, -4, 5, -6, 7, -8, 9, -10]);
+    const f = (a: tf.Tensor) => tf.sum(tf.mul(tf.relu6(a), dy));
+    const plain = tf.grad(f)(x);
+    const lean = withLeanGradients(() => tf.grad(f)(x));
+    assert.deepEqual(Array.from(lean.dataSync(), (v) => v + 0), Array.from(plain.dataSync(), (v) => v + 0), backend);
+    assert.deepEqual(tf.tidy(() => Array.from(positiveAtMost(x, 6).dataSync())), Array.from(x.dataSync(), (v) => (v > 0 && v <= 6 ? 1 : 0)));
+    // A scope outside the lean one (as guided backprop's is) keeps its own Relu6 rule inside it.
+    const halve = gradientScope(() => [{ kernelName: 'Relu6', inputsToSave: ['x'], gradFunc: (g: tf.Tensor | tf.Tensor[]) => ({ x: () => tf.mul(g as tf.Tensor, 0.5) }) }]);
+    const halved = halve(() => withLeanGradients(() => tf.grad(f)(x)));
+    assert.deepEqual(Array.from(halved.dataSync()), Array.from(dy.dataSync(), (v) => v * 0.5));
+    assert.equal(tf.getGradient('Relu6'), original, 'original gradient restored');
+    tf.dispose([x, dy, plain, lean, halved]);
     assert.equal(tf.memory().numTensors, before);
   }
   await initBackend({ backend: 'wasm' });
