@@ -263,8 +263,7 @@ export function foldedConvBatchNorm(conv: Layer, bn: Layer, x: tf.Tensor4D): tf.
   const c = convSpec(conv);
   const b = bnSpec(bn);
   if (!c || !b) throw new Error(`foldedConvBatchNorm: ${conv.name} → ${bn.name} is not a foldable pair`);
-  const slot = folded(conv, bn, b.epsilon, c.depthwise);
-  return tf.add(foldedConv(c, slot, x), slot.shift);
+  return foldedConv(c, folded(conv, bn, b.epsilon, c.depthwise), x);
 }
 
 function isTapeOn(): boolean {
@@ -273,18 +272,26 @@ function isTapeOn(): boolean {
 }
 
 /**
- * The folded conv; under a gradient tape on wasm, with its own input gradient. tfjs's tape keeps
- * a copy of every saved input (wasm's Identity copies), so through tfjs's own gradient the input
- * gradient would see a fresh copy of the filter on every call, and XNNPACK would pack it again.
- * Here the tape saves nothing: ∂y/∂x needs only the filter, and its transposed form is kept in
- * the slot (made once, on the first backward pass). No filter gradient is computed (the engine
- * never wants one).
+ * The folded conv with its shift b' added in the conv kernel (a fused conv with a bias: a separate
+ * Add was a pass over every activation, ~5 ms of a MobileNetV2 pass at 224² on wasm). Under a
+ * gradient tape on wasm it has its own input gradient: ∂y/∂x needs only the filter, whose
+ * transposed form is kept in the slot (made once, on the first backward pass), and the tape saves
+ * nothing. A fused conv's own gradient would also compute the bias's and the filter's gradients,
+ * which nothing here wants. Off wasm, under a tape, it stays conv + add, whose gradient the tape
+ * prunes to ∂y/∂x.
  */
 function foldedConv(c: ConvSpec, slot: Slot, x: tf.Tensor4D): tf.Tensor4D {
-  const forward = (input: tf.Tensor4D): tf.Tensor4D => (c.depthwise
-    ? tf.depthwiseConv2d(input, slot.filter, c.strides, c.pad, 'NHWC', c.dilations)
-    : tf.conv2d(input, slot.filter, c.strides, c.pad, 'NHWC', c.dilations));
-  if (tf.getBackend() !== 'wasm' || !isTapeOn()) return forward(x);
+  const forward = (input: tf.Tensor4D): tf.Tensor4D => {
+    const args = { x: input, filter: slot.filter, strides: c.strides, pad: c.pad, dataFormat: 'NHWC' as const, dilations: c.dilations, bias: slot.shift };
+    return c.depthwise ? tf.fused.depthwiseConv2d(args) : tf.fused.conv2d(args);
+  };
+  if (!isTapeOn()) return forward(x);
+  if (tf.getBackend() !== 'wasm') {
+    const z = c.depthwise
+      ? tf.depthwiseConv2d(x, slot.filter, c.strides, c.pad, 'NHWC', c.dilations)
+      : tf.conv2d(x, slot.filter, c.strides, c.pad, 'NHWC', c.dilations);
+    return tf.add(z, slot.shift);
+  }
   const shape = x.shape;
   const body = (input: tf.Tensor): { value: tf.Tensor4D; gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.Tensor4D } => ({
     value: forward(input as tf.Tensor4D),
