@@ -34,24 +34,34 @@ export interface FdSample {
 }
 
 /**
- * The central difference of `score` at element i of `base`, tried with steps from 1e-3 to 1
- * (relative to max(1, |base[i]|)) and compared with `analytic`; the closest agreement is kept and
- * the search stops once it is within 1e-3 (see finiteDifferences for why no single step suits).
+ * The difference quotient of `score` at element i of `base` closest to `analytic`, tried with
+ * steps from 1e-3 to 1 (relative to max(1, |base[i]|)): central, and one-sided forward and
+ * backward. On a piecewise-linear S a step that crosses a kink on one side spoils the central
+ * quotient, while the other side's one-sided quotient is still the exact slope; a wrong
+ * gradient agrees with none of them. The search stops once one is within 1e-3 (see
+ * finiteDifferences for why no single step suits).
  */
-export function bestCentralDifference(base: ArrayLike<number>, i: number, analytic: number, score: (v: Float32Array) => number): FdSample {
+export function bestDifferenceQuotient(base: ArrayLike<number>, i: number, analytic: number, score: (v: Float32Array) => number): FdSample {
   let best: FdSample | null = null;
+  let atBase: number | null = null;
+  const consider = (numeric: number): boolean => {
+    const rel = Math.abs(numeric - analytic) / Math.max(Math.abs(analytic), Math.abs(numeric), 1e-12);
+    if (!best || rel < best.rel) best = { index: i, analytic, numeric, rel };
+    return rel < 1e-3;
+  };
   for (const step of [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1]) {
     const eps = step * Math.max(1, Math.abs(base[i]));
     const plus = Float32Array.from(base);
     const minus = Float32Array.from(base);
     plus[i] += eps;
     minus[i] -= eps;
-    const numeric = (score(plus) - score(minus)) / (plus[i] - minus[i]);
-    const rel = Math.abs(numeric - analytic) / Math.max(Math.abs(analytic), Math.abs(numeric), 1e-12);
-    if (!best || rel < best.rel) best = { index: i, analytic, numeric, rel };
-    if (rel < 1e-3) break;
+    const sPlus = score(plus);
+    const sMinus = score(minus);
+    if (consider((sPlus - sMinus) / (plus[i] - minus[i]))) break;
+    atBase ??= score(Float32Array.from(base));
+    if (consider((sPlus - atBase) / (plus[i] - base[i])) || consider((atBase - sMinus) / (base[i] - minus[i]))) break;
   }
-  return best as FdSample;
+  return best as unknown as FdSample;
 }
 
 /**
@@ -76,6 +86,6 @@ export function finiteDifferences(model: tf.LayersModel, image: tf.Tensor4D, pat
   const big = order.filter((i) => Math.abs(grads[i]) >= 0.1 * max);
   const picks = new Set(order.slice(0, opts.top ?? 4));
   for (let k = 0; k < (opts.random ?? 4) && big.length > 0; k++) picks.add(big[Math.floor(rand() * big.length)]);
-  return [...picks].map((i) => bestCentralDifference(base, i, grads[i], (v) => tf.tidy(() => scoreWithF(model, image, path, tf.tensor(v, f.shape), c))));
+  return [...picks].map((i) => bestDifferenceQuotient(base, i, grads[i], (v) => tf.tidy(() => scoreWithF(model, image, path, tf.tensor(v, f.shape), c))));
 }
 

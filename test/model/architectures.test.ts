@@ -14,7 +14,7 @@ import { runGraph, runUntil } from '../../src/model/graph';
 import { gradCam } from '../../src/explain/gradcam';
 import { guidedBackprop } from '../../src/explain/guided';
 import { denseNet121, efficientNetB0, mobileNetV3Small, plainCnn, rescalingNet, resNet50 } from '../fixtures/architectures';
-import { bestCentralDifference, mulberry32 } from '../helpers/numeric';
+import { bestDifferenceQuotient, mulberry32 } from '../helpers/numeric';
 
 before(async () => {
   await initBackend();
@@ -54,7 +54,7 @@ function fdAt(model: tf.LayersModel, image: tf.Tensor4D, layer: string, c: numbe
   const ownValue = known.get(ownId);
   known.delete(ownId);
   const score = (v: Float32Array): number => tf.tidy(() => runGraph(model, image, { capture: info.path, scoreKind: 'logits', override: tf.tensor(v, out.f.shape), known }).scores.dataSync()[c]);
-  const rels = [...picks].map((i) => bestCentralDifference(base, i, grads[i], score).rel);
+  const rels = [...picks].map((i) => bestDifferenceQuotient(base, i, grads[i], score).rel);
   // The derivative along one direction d over every element, ⟨∂S/∂f, d⟩, with d = sign(∂S/∂f)
   // (±1 at random where the gradient is 0): no cancellation, so S moves far more than its
   // float32 rounding at steps too small to cross many ReLU kinks, and a wrong gradient anywhere
