@@ -37,7 +37,7 @@ const BATCHES = list(process.env.BENCH_BATCHES, ['1', '8']).map(Number);
 const SMALL = ['resnet64', 'vgg_flat64'];
 const NAMES: Record<string, string> = { mobilenet_v2: 'MobileNetV2 224 α=1', resnet50: 'ResNet-50 224', resnet64: 'ResNet 64 (fixture)', vgg_flat64: 'VGG-flat 64 (fixture)' };
 
-const OURS = ['forward', 'engine_last', 'engine_inner', 'gradcam_last', 'gradcam_inner', 'guided'] as const;
+const OURS = ['forward', 'forward_ours', 'engine_last', 'engine_inner', 'gradcam_last', 'gradcam_inner', 'guided'] as const;
 type Row = typeof OURS[number];
 const THEIRS: readonly Row[] = ['forward', 'gradcam_last', 'gradcam_inner', 'guided'];
 const TARGETS = { engineLast: 1.05, engineInner: 2.0, guided: 2.0, gradCamOverEngine: 1.1, threads: 1.6 };
@@ -273,14 +273,14 @@ function render(results: Results, notes: readonly string[], versions: Record<str
   for (const n of notes) L.push(n);
   L.push('');
   L.push(`Medians of ${repeats(1)} calls at batch 1 and ${repeats(8)} at batch 8, after one warm-up; every call reads its result back. The two sides are asked in turn for each row, so they share the machine's load; on a shared machine compare ratios, not times.`);
-  L.push('Forward = `model.predict` (torch: `model(x)` under no_grad); engine = `runEngine(model, x, {layer})`; Grad-CAM = `explain(…, {method: \'gradCam\', layer})`, plain-data maps per image (pgc: `GradCAM(model, [layer])(x)`, top-1 class, its own scaling and cv2 resize); guided = `explain(…, {method: \'guidedBackprop\'})` for every image (pgc: `GuidedBackpropReLUModel`, which backpropagates image 0 only, and guides nn.ReLU only, so on MobileNetV2, all ReLU6, it is the plain input gradient).');
+  L.push('Forward = `model.predict` (torch: `model(x)` under no_grad), the baseline of every ratio; our forward = `runEngine(model, x, {layer, gradients: false})`, the forward pass the explanations run (conv → BatchNorm folded, which `model.predict` runs as two ops); engine = `runEngine(model, x, {layer})`; Grad-CAM = `explain(…, {method: \'gradCam\', layer})`, plain-data maps per image (pgc: `GradCAM(model, [layer])(x)`, top-1 class, its own scaling and cv2 resize); guided = `explain(…, {method: \'guidedBackprop\'})` for every image (pgc: `GuidedBackpropReLUModel`, which backpropagates image 0 only, and guides nn.ReLU only, so on MobileNetV2, all ReLU6, it is the plain input gradient).');
   L.push('Layers: MobileNetV2 last `out_relu6` ↔ features.18, inner `block_5_add` ↔ features.6; ResNet-50 last `conv5_block3_out` ↔ layer4.2, inner `conv3_block4_out` ↔ layer2.3.');
   for (const threads of THREADS) {
     L.push('');
     L.push(`### tslab-cam, ${threads} thread${threads > 1 ? 's' : ''}: ms, and ratios to the forward pass`);
     L.push('');
-    L.push(`| model | batch | forward | engine last | engine inner | Grad-CAM last | Grad-CAM inner | guided | engine last / fwd (≤${TARGETS.engineLast}×) | engine inner / fwd (≤${TARGETS.engineInner}×) | guided / fwd (≤${TARGETS.guided}×) | Grad-CAM / engine, last · inner (≤${TARGETS.gradCamOverEngine}×) |`);
-    L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+    L.push(`| model | batch | forward | our forward | engine last | engine inner | Grad-CAM last | Grad-CAM inner | guided | engine last / fwd (≤${TARGETS.engineLast}×) | engine inner / fwd (≤${TARGETS.engineInner}×) | guided / fwd (≤${TARGETS.guided}×) | Grad-CAM / engine, last · inner (≤${TARGETS.gradCamOverEngine}×) |`);
+    L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
     for (const model of [...BIG, ...SMALL]) {
       for (const batch of SMALL.includes(model) ? [1] : BATCHES) {
         const g = (r: Row): number | null => get('ours', threads, model, batch, r);
@@ -299,12 +299,12 @@ function render(results: Results, notes: readonly string[], versions: Record<str
     L.push('');
     L.push(`### Speed-up from ${lo} to ${hi} threads (t at ${lo} ÷ t at ${hi}; target ≥ ${TARGETS.threads}× at batch 8 for forward and Grad-CAM). On a machine shared with other work the extra thread competes with it: read the load average above.`);
     L.push('');
-    L.push('| model | batch | forward | engine last | engine inner | Grad-CAM last | Grad-CAM inner | guided | pgc forward | pgc Grad-CAM last |');
-    L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+    L.push('| model | batch | forward | our forward | engine last | engine inner | Grad-CAM last | Grad-CAM inner | guided | pgc forward | pgc Grad-CAM last |');
+    L.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
     for (const model of [...BIG, ...SMALL]) for (const batch of SMALL.includes(model) ? [1] : BATCHES) {
       const target = batch >= 8 ? TARGETS.threads : undefined;
       const su = (side: 'ours' | 'theirs', r: Row, t?: number): string => showRatio(ratio(get(side, lo, model, batch, r), get(side, hi, model, batch, r)), t, false);
-      L.push(`| ${NAMES[model] ?? model} | ${batch} | ${su('ours', 'forward', target)} | ${su('ours', 'engine_last')} | ${su('ours', 'engine_inner')} | ${su('ours', 'gradcam_last', target)} | ${su('ours', 'gradcam_inner', target)} | ${su('ours', 'guided')} | ${su('theirs', 'forward')} | ${su('theirs', 'gradcam_last')} |`);
+      L.push(`| ${NAMES[model] ?? model} | ${batch} | ${su('ours', 'forward', target)} | ${su('ours', 'forward_ours', target)} | ${su('ours', 'engine_last')} | ${su('ours', 'engine_inner')} | ${su('ours', 'gradcam_last', target)} | ${su('ours', 'gradcam_inner', target)} | ${su('ours', 'guided')} | ${su('theirs', 'forward')} | ${su('theirs', 'gradcam_last')} |`);
     }
   }
   if (errors.length) {

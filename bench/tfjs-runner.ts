@@ -6,13 +6,14 @@
  *
  *   first line  {"ready": true, "threads": n, "backend": "wasm", "info": BackendInfo}
  *   request     {"model": "mobilenet_v2" | "resnet50" | "resnet64" | "vgg_flat64", "batch": n,
- *                "row": "forward" | "engine_last" | "engine_inner" | "gradcam_last" |
+ *                "row": "forward" | "forward_ours" | "engine_last" | "engine_inner" | "gradcam_last" |
  *                       "gradcam_inner" | "guided", "repeats": 5, "warmup": 1}
  *   answer      {"ms": median, "samples": [...], "leaked": tensors} or {"error": "..."}
  *   {"quit": true} ends it.
  *
  * What each row times (every call reads its result back):
  *   forward        tf.tidy(() => model.predict(x)) + dataSync
+ *   forward_ours   runEngine(model, x, {layer, gradients: false}) + scores.dataSync (BatchNorm folded)
  *   engine_*       runEngine(model, x, {layer}) + grads.dataSync()
  *   gradcam_*      explain(model, x, {method: 'gradCam', layer}) (plain-data maps per image)
  *   guided         explain(model, x, {method: 'guidedBackprop'}) (every image of the batch)
@@ -40,7 +41,7 @@ export const MODELS: Record<string, ModelCase> = {
   vgg_flat64: { build: () => vggFlat({ size: 64 }), size: 64, last: 'block2_conv2', inner: 'block1_conv2' },
 };
 
-export const ROWS = ['forward', 'engine_last', 'engine_inner', 'gradcam_last', 'gradcam_inner', 'guided'] as const;
+export const ROWS = ['forward', 'forward_ours', 'engine_last', 'engine_inner', 'gradcam_last', 'gradcam_inner', 'guided'] as const;
 type RowName = typeof ROWS[number];
 
 interface Request {
@@ -95,6 +96,11 @@ function call(row: RowName, c: ModelCase, model: tf.LayersModel, x: tf.Tensor4D)
       const y = tf.tidy(() => model.predict(x) as tf.Tensor);
       y.dataSync();
       y.dispose();
+    };
+    case 'forward_ours': return () => {
+      const out = runEngine(model, x, { layer: c.last, gradients: false });
+      out.scores.dataSync();
+      out.dispose();
     };
     case 'engine_last': return engine(c.last);
     case 'engine_inner': return engine(c.inner);

@@ -11,7 +11,8 @@ import type { MapForms, NDArray } from './types';
 export function normalizeMap(data: Float32Array): Float32Array {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of data) {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
@@ -32,21 +33,33 @@ export function resizeBilinear(map: NDArray, H: number, W: number): NDArray {
   if (map.shape.length !== 2) throw new RangeError(`resizeBilinear: expected an (h, w) map, got shape [${map.shape.join(', ')}]`);
   if (h === H && w === W) return map;
   const out = new Float32Array(H * W);
+  const data = map.data;
   const sy = h / H;
   const sx = w / W;
+  // The column taps are the same on every row: found once.
+  const x0s = new Int32Array(W);
+  const x1s = new Int32Array(W);
+  const txs = new Float64Array(W);
+  for (let X = 0; X < W; X++) {
+    const fx = Math.min(w - 1, Math.max(0, (X + 0.5) * sx - 0.5));
+    x0s[X] = Math.floor(fx);
+    x1s[X] = Math.min(w - 1, x0s[X] + 1);
+    txs[X] = fx - x0s[X];
+  }
   for (let Y = 0; Y < H; Y++) {
     const fy = Math.min(h - 1, Math.max(0, (Y + 0.5) * sy - 0.5));
     const y0 = Math.floor(fy);
-    const y1 = Math.min(h - 1, y0 + 1);
+    const r0 = y0 * w;
+    const r1 = Math.min(h - 1, y0 + 1) * w;
     const ty = fy - y0;
+    const o = Y * W;
     for (let X = 0; X < W; X++) {
-      const fx = Math.min(w - 1, Math.max(0, (X + 0.5) * sx - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(w - 1, x0 + 1);
-      const tx = fx - x0;
-      const top = map.data[y0 * w + x0] * (1 - tx) + map.data[y0 * w + x1] * tx;
-      const bottom = map.data[y1 * w + x0] * (1 - tx) + map.data[y1 * w + x1] * tx;
-      out[Y * W + X] = top * (1 - ty) + bottom * ty;
+      const x0 = x0s[X];
+      const x1 = x1s[X];
+      const tx = txs[X];
+      const top = data[r0 + x0] * (1 - tx) + data[r0 + x1] * tx;
+      const bottom = data[r1 + x0] * (1 - tx) + data[r1 + x1] * tx;
+      out[o + X] = top * (1 - ty) + bottom * ty;
     }
   }
   return { data: out, shape: [H, W] };
