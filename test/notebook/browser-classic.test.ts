@@ -8,6 +8,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { jupyterEnv, jupyterPython, notebookErrors } from '../../scripts/jupyter';
 import { FIGURE_COUNT, runDisplayNotebook } from '../render/display-notebook';
 import { freePort } from './jupyter-browser';
+import { stopServer } from '../helpers/process';
 
 // The executed display notebook opened in a real classic Notebook 6 server: trusted, its scripts run
 // and plotly draws every figure; untrusted, Jupyter strips the scripts and every figure's PNG shows.
@@ -53,12 +54,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   process.on('exit', () => fs.rmSync(DIR, { recursive: true, force: true }));
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server!.once('exit', r));
-    server.kill('SIGTERM'); // Notebook shuts its kernels down on SIGTERM
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (server.exitCode === null) server.kill('SIGKILL');
-  }
+  if (server) await stopServer(server);
 });
 
 async function openNotebook(name: string) {

@@ -16,6 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { JUPYTER_PATH, ROOT, venvPython, type Notebook } from '../../scripts/jupyter';
+import { stopServer } from '../helpers/process';
 
 export const TUTORIAL = '03-gradcam.ipynb';
 /** Figures tutorial 03 shows: overlay, overlay (digits-fc), layer slider, class dropdown, class dropdown (digits-fc). */
@@ -123,13 +124,7 @@ export async function startServer(app: 'lab' | 'notebook', folder: string, name:
   }
   return {
     app, base, token, root,
-    async stop() {
-      if (server.exitCode !== null) return;
-      const exited = new Promise((r) => server.once('exit', r));
-      server.kill('SIGTERM'); // the server shuts its kernels down on SIGTERM
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (server.exitCode === null) server.kill('SIGKILL');
-    },
+    stop: () => stopServer(server),
   };
 }
 
