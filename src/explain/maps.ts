@@ -9,6 +9,11 @@ import type { MapForms, NDArray } from './types';
  * all zeros rather than 0/0 = NaN, so a blank explanation stays blank.
  */
 export function normalizeMap(data: Float32Array): Float32Array {
+  return minMaxInto(data, new Float32Array(data.length));
+}
+
+/** normalizeMap's scaling written into `out` (which may be `data` itself); returns out. */
+function minMaxInto(data: Float32Array, out: Float32Array): Float32Array {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < data.length; i++) {
@@ -16,9 +21,8 @@ export function normalizeMap(data: Float32Array): Float32Array {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  const out = new Float32Array(data.length);
   const range = hi - lo;
-  if (!(range > 0) || !Number.isFinite(range)) return out;
+  if (!(range > 0) || !Number.isFinite(range)) return out.fill(0);
   for (let i = 0; i < data.length; i++) out[i] = (data[i] - lo) / range;
   return out;
 }
@@ -36,31 +40,24 @@ export function resizeBilinear(map: NDArray, H: number, W: number): NDArray {
   const data = map.data;
   const sy = h / H;
   const sx = w / W;
-  // The column taps are the same on every row: found once.
-  const x0s = new Int32Array(W);
-  const x1s = new Int32Array(W);
-  const txs = new Float64Array(W);
+  // Separable: every source row is first resized along x (in doubles, so each output value is
+  // the same expression top·(1 − ty) + bottom·ty as sampling the four neighbours directly).
+  const rows = new Float64Array(h * W);
   for (let X = 0; X < W; X++) {
     const fx = Math.min(w - 1, Math.max(0, (X + 0.5) * sx - 0.5));
-    x0s[X] = Math.floor(fx);
-    x1s[X] = Math.min(w - 1, x0s[X] + 1);
-    txs[X] = fx - x0s[X];
+    const x0 = Math.floor(fx);
+    const x1 = Math.min(w - 1, x0 + 1);
+    const tx = fx - x0;
+    for (let y = 0; y < h; y++) rows[y * W + X] = data[y * w + x0] * (1 - tx) + data[y * w + x1] * tx;
   }
   for (let Y = 0; Y < H; Y++) {
     const fy = Math.min(h - 1, Math.max(0, (Y + 0.5) * sy - 0.5));
     const y0 = Math.floor(fy);
-    const r0 = y0 * w;
-    const r1 = Math.min(h - 1, y0 + 1) * w;
+    const r0 = y0 * W;
+    const r1 = Math.min(h - 1, y0 + 1) * W;
     const ty = fy - y0;
     const o = Y * W;
-    for (let X = 0; X < W; X++) {
-      const x0 = x0s[X];
-      const x1 = x1s[X];
-      const tx = txs[X];
-      const top = data[r0 + x0] * (1 - tx) + data[r0 + x1] * tx;
-      const bottom = data[r1 + x0] * (1 - tx) + data[r1 + x1] * tx;
-      out[o + X] = top * (1 - ty) + bottom * ty;
-    }
+    for (let X = 0; X < W; X++) out[o + X] = rows[r0 + X] * (1 - ty) + rows[r1 + X] * ty;
   }
   return { data: out, shape: [H, W] };
 }
@@ -85,7 +82,9 @@ export function upsampleMaps(maps: Float32Array, n: number, h: number, w: number
  */
 export function mapForms(raw: Float32Array, h: number, w: number, size: readonly [number, number]): MapForms {
   const normalized = normalizeMap(raw);
-  const up = normalizeMap(upsampleMaps(normalized, 1, h, w, size));
+  const resized = resizeBilinear({ data: normalized, shape: [h, w] }, size[0], size[1]).data;
+  // The resized map is a fresh array (scaled in place) unless no resizing was needed.
+  const up = minMaxInto(resized, resized === normalized ? new Float32Array(resized.length) : resized);
   return {
     raw: { data: raw, shape: [h, w] },
     normalized: { data: normalized, shape: [h, w] },
@@ -103,9 +102,14 @@ export function sliceBatch(data: Float32Array, shape: readonly number[], i: numb
 /** F_k = (1/Z) Σ_{x,y} f_k(x,y) for one image's f of shape (h, w, K). */
 export function gapOf(f: NDArray): Float32Array {
   const [h, w, k] = f.shape;
-  const F = new Float64Array(k);
-  for (let p = 0; p < h * w; p++) for (let c = 0; c < k; c++) F[c] += f.data[p * k + c];
-  return Float32Array.from(F, (v) => v / (h * w));
+  const z = h * w;
+  const F = new Float32Array(k);
+  for (let c = 0; c < k; c++) {
+    let s = 0;
+    for (let p = 0; p < z; p++) s += f.data[p * k + c];
+    F[c] = s / z;
+  }
+  return F;
 }
 
 /** Σ_k weights_k f_k(x,y) for one image's f (h, w, K): an (h, w) map (CAM's M_c, Grad-CAM's sum). */
@@ -123,9 +127,15 @@ export function weightedSum(f: NDArray, weights: ArrayLike<number>): Float32Arra
 /** α_k^c = (1/Z) Σ_{x,y} ∂S_c/∂f_k(x,y) for one image's gradient of shape (h, w, K). */
 export function alphaOf(grads: Float32Array, h: number, w: number, k: number): Float32Array {
   const z = h * w;
-  const a = new Float64Array(k);
-  for (let p = 0; p < z; p++) for (let c = 0; c < k; c++) a[c] += grads[p * k + c];
-  return Float32Array.from(a, (v) => v / z);
+  const a = new Float32Array(k);
+  // One channel at a time with the sum in a local: the same additions in the same order as
+  // accumulating all channels row by row, ~3× faster than updating an array element per term.
+  for (let c = 0; c < k; c++) {
+    let s = 0;
+    for (let p = 0; p < z; p++) s += grads[p * k + c];
+    a[c] = s / z;
+  }
+  return a;
 }
 
 /** L_c(x,y) = ReLU(m(x,y)) element-wise: the map keeps only what raises the score. */

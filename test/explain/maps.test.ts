@@ -1,7 +1,9 @@
 import { test, before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { initBackend } from '../../src/model/backend';
-import { gapOf, mapForms, normalizeMap, upsampleMaps, weightedSum } from '../../src/explain/maps';
+import * as tf from '@tensorflow/tfjs';
+import { gapOf, mapForms, normalizeMap, resizeBilinear, upsampleMaps, weightedSum } from '../../src/explain/maps';
+import { mulberry32, relDiff } from '../helpers/numeric';
 import { alphaOf } from '../../src/explain/gradcam';
 
 before(async () => {
@@ -48,4 +50,24 @@ test('the upsampled map is min-max scaled after resizing (pytorch-grad-cam\'s or
   // Where the resized map peaks is unchanged (the pointing game reads the argmax).
   assert.equal(forms.upsampled.data.indexOf(1), resized.indexOf(peakBefore));
   assert.ok(mapForms(new Float32Array(64), 8, 8, [64, 64]).upsampled.data.every((v) => v === 0));
+});
+
+test('resizeBilinear equals tf.image.resizeBilinear (half-pixel centres) up, down and across aspect ratios', () => {
+  const rand = mulberry32(12);
+  for (const [h, w, H, W] of [[7, 7, 224, 224], [14, 9, 64, 100], [32, 30, 7, 11], [5, 6, 5, 6], [1, 4, 3, 9]]) {
+    const data = Float32Array.from({ length: h * w }, () => rand() * 2 - 1);
+    const ours = resizeBilinear({ data, shape: [h, w] }, H, W).data;
+    const theirs = tf.tidy(() => tf.image.resizeBilinear(tf.tensor3d(data, [h, w, 1]), [H, W], false, true).dataSync());
+    // tfjs interpolates in float32, this code in doubles.
+    assert.ok(relDiff(ours, theirs) <= 1e-5, `${h}×${w} → ${H}×${W}: ${relDiff(ours, theirs)}`);
+  }
+});
+
+test('gapOf and alphaOf equal tf.mean over the spatial axes on a 7×7×1280 map', () => {
+  const rand = mulberry32(13);
+  const [h, w, k] = [7, 7, 1280];
+  const data = Float32Array.from({ length: h * w * k }, () => rand() * 2 - 1);
+  const mean = tf.tidy(() => tf.mean(tf.tensor3d(data, [h, w, k]), [0, 1]).dataSync());
+  assert.ok(relDiff(gapOf({ data, shape: [h, w, k] }), mean) <= 1e-6);
+  assert.ok(relDiff(alphaOf(data, h, w, k), mean) <= 1e-6);
 });
