@@ -23,11 +23,12 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/model/backend';
 import { runEngine } from '../src/model/engine';
 import { explain } from '../src/explain/index';
+import { loadModel } from '../src/model/load';
 import { mobileNetV2, randomImages, resNet, vggFlat } from '../test/fixtures/models';
 import { resNet50 } from '../test/fixtures/resnet50';
 
 interface ModelCase {
-  readonly build: () => tf.LayersModel;
+  readonly build: () => tf.LayersModel | Promise<tf.LayersModel>;
   readonly size: number;
   readonly last: string;
   readonly inner: string;
@@ -39,6 +40,7 @@ export const MODELS: Record<string, ModelCase> = {
   resnet50: { build: () => resNet50({ size: 224 }), size: 224, last: 'conv5_block3_out', inner: 'conv3_block4_out' },
   resnet64: { build: () => resNet({ size: 64 }), size: 64, last: 'res3_out', inner: 'res2_a_relu' },
   vgg_flat64: { build: () => vggFlat({ size: 64 }), size: 64, last: 'block2_conv2', inner: 'block1_conv2' },
+  digits_gap: { build: () => loadModel('builtin:digits-gap'), size: 64, last: 'relu4', inner: 'relu2' },
 };
 
 export const ROWS = ['forward', 'forward_ours', 'engine_last', 'engine_inner', 'gradcam_last', 'gradcam_inner', 'guided'] as const;
@@ -62,14 +64,14 @@ function median(xs: readonly number[]): number {
 /** One model alive at a time (ResNet-50's weights and activations are large). */
 let loaded: { name: string; model: tf.LayersModel; inputs: Map<number, tf.Tensor4D> } | null = null;
 
-function modelFor(name: string): { model: tf.LayersModel; input: (batch: number) => tf.Tensor4D } {
+async function modelFor(name: string): Promise<{ model: tf.LayersModel; input: (batch: number) => tf.Tensor4D }> {
   const c = MODELS[name];
   if (!loaded || loaded.name !== name) {
     if (loaded) {
       loaded.model.dispose();
       tf.dispose([...loaded.inputs.values()]);
     }
-    loaded = { name, model: c.build(), inputs: new Map() };
+    loaded = { name, model: await c.build(), inputs: new Map() };
   }
   const l = loaded;
   return {
@@ -110,13 +112,13 @@ function call(row: RowName, c: ModelCase, model: tf.LayersModel, x: tf.Tensor4D)
   }
 }
 
-function answer(req: Request): Record<string, unknown> {
+async function answer(req: Request): Promise<Record<string, unknown>> {
   const name = req.model ?? '';
   if (!(name in MODELS)) return { error: `model must be one of ${Object.keys(MODELS).join(', ')}, got ${JSON.stringify(req.model)}` };
   if (!ROWS.includes(req.row as RowName)) return { error: `row must be one of ${ROWS.join(', ')}, got ${JSON.stringify(req.row)}` };
   const batch = req.batch ?? 1;
   if (!Number.isInteger(batch) || batch < 1) return { error: `batch must be a positive integer, got ${JSON.stringify(req.batch)}` };
-  const { model, input } = modelFor(name);
+  const { model, input } = await modelFor(name);
   const f = call(req.row as RowName, MODELS[name], model, input(batch));
   const before = tf.memory().numTensors;
   for (let i = 0; i < (req.warmup ?? 1); i++) f();
@@ -145,7 +147,7 @@ async function main(): Promise<void> {
     if (req.quit) break;
     let out: Record<string, unknown>;
     try {
-      out = answer(req);
+      out = await answer(req);
     } catch (e) {
       out = { error: e instanceof Error ? e.message : String(e) };
     }

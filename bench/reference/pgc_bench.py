@@ -3,7 +3,7 @@
 A persistent process: one JSON request per stdin line, one JSON answer per stdout line, so the
 TypeScript benchmark (bench/reference.ts) pays torch's ~3 s import once, not once per row.
 
-  request  {"model": "mobilenet_v2" | "resnet50", "batch": 1 | 8, "threads": N,
+  request  {"model": "mobilenet_v2" | "resnet50" | "digits_gap", "batch": 1 | 8, "threads": N,
             "row": "forward" | "gradcam_last" | "gradcam_inner" | "guided",
             "repeats": 5, "warmup": 1}                       (repeats, warmup optional)
   answer   {"ms": median, "samples": [ms, ...], "layer": "<module name>" | null, "note": "..."}
@@ -31,6 +31,8 @@ Target layers (torchvision module name <-> the Keras/tfjs layer with the same ou
                                     after its residual add)                     <-> block_5_add
   resnet50      last  layer4.2     (last bottleneck, 7x7x2048, after add+ReLU)  <-> conv5_block3_out
                 inner layer2.3     (last bottleneck of stage 2, 28x28x512)      <-> conv3_block4_out
+  digits_gap    the built-in model (models/digits-gap, 64x64) rebuilt by scripts/python/tfjs_to_torch.py
+                with its weights; module names are the layer names: last relu4, inner relu2
 """
 
 import argparse
@@ -51,10 +53,12 @@ def pin_threads(n):
 LAYERS = {
     "mobilenet_v2": {"last": "features.18", "inner": "features.6"},
     "resnet50": {"last": "layer4.2", "inner": "layer2.3"},
+    "digits_gap": {"last": "relu4", "inner": "relu2"},
 }
 ROWS = ("forward", "gradcam_last", "gradcam_inner", "guided")
 BATCHES = (1, 8)
-SIZE = 224
+SIZES = {"mobilenet_v2": 224, "resnet50": 224, "digits_gap": 64}
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class Bench:
@@ -73,16 +77,22 @@ class Bench:
 
     def model(self, name):
         if name not in self.models:
-            self.torch.manual_seed(0)
-            build = getattr(self.torchvision.models, name)
-            self.models[name] = build(weights=None).eval()
+            if name == "digits_gap":
+                # The built-in model with its trained weights, rebuilt in torch as the peer test does.
+                sys.path.insert(0, os.path.join(ROOT, "scripts", "python"))
+                import tfjs_to_torch
+                self.models[name] = tfjs_to_torch.build(os.path.join(ROOT, "models", "digits-gap"))
+            else:
+                self.torch.manual_seed(0)
+                build = getattr(self.torchvision.models, name)
+                self.models[name] = build(weights=None).eval()
         return self.models[name]
 
-    def input(self, batch):
-        if batch not in self.inputs:
+    def input(self, batch, size):
+        if (batch, size) not in self.inputs:
             g = self.torch.Generator().manual_seed(1)
-            self.inputs[batch] = self.torch.randn(batch, 3, SIZE, SIZE, generator=g)
-        return self.inputs[batch]
+            self.inputs[(batch, size)] = self.torch.randn(batch, 3, size, size, generator=g)
+        return self.inputs[(batch, size)]
 
     def run(self, req):
         name, batch, row = req.get("model"), req.get("batch"), req.get("row")
@@ -98,7 +108,7 @@ class Bench:
         repeats = int(req.get("repeats", 5))
         warmup = int(req.get("warmup", 1))
         model = self.model(name)
-        x = self.input(batch)
+        x = self.input(batch, SIZES[name])
         call, layer, note, release = self.prepare(name, model, row, x)
         try:
             for _ in range(warmup):
