@@ -65,14 +65,14 @@ export function bestDifferenceQuotient(base: ArrayLike<number>, i: number, analy
 }
 
 /**
- * Central finite differences of S_c with respect to sampled elements of f (batch of one):
- * the `top` elements of largest |gradient| and `random` more among those with |g| ≥ 10% of max.
+ * Finite differences of S_c with respect to sampled elements of f (batch of one): the `top`
+ * elements of largest |gradient| and `random` more among those with |g| ≥ 10% of max.
  *
  * These networks are piecewise linear in f (ReLU, ReLU6, max-pool, inference BatchNorm), so a
- * central difference is exact unless the step crosses a kink, while a small step drowns in
+ * difference quotient is exact unless the step crosses a kink, while a small step drowns in
  * float32 rounding of S (|ΔS| near 1e-7·|S|). No single step suits every element, so each element
- * is tried with steps from 1e-3 to 1 and the closest agreement is reported: a wrong gradient
- * cannot agree to 1% at any of them.
+ * is tried with steps from 1e-3 to 1, central and one-sided (bestDifferenceQuotient), and the
+ * closest agreement is reported: a wrong gradient cannot agree to 1% at any of them.
  */
 export function finiteDifferences(model: tf.LayersModel, image: tf.Tensor4D, path: readonly string[], f: tf.Tensor, grads: Float32Array,
   c: number, opts: { top?: number; random?: number; seed?: number } = {}): FdSample[] {

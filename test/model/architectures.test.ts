@@ -21,7 +21,7 @@ before(async () => {
 });
 
 /**
- * Finite-difference checks of ∂S_c/∂f at a layer. Central differences of S_c at `count` elements of f (the largest gradients, and seeded picks
+ * Finite-difference checks of ∂S_c/∂f at a layer. Difference quotients of S_c (central and one-sided) at `count` elements of f (the largest gradients, and seeded picks
  * among those ≥ 10% of the largest), with the graph before the layer computed once (runUntil):
  * each evaluation runs only the layers after it. Each element is tried at seven steps from 1e-3 to 1
  * of max(1, |f|), and the closest agreement counts: the networks are piecewise smooth, so a wrong
