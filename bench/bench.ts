@@ -52,6 +52,13 @@ type Row = typeof OURS[number];
 const THEIRS: readonly Row[] = ['forward', 'gradcam_last', 'gradcam_inner', 'guided'];
 const TARGETS = { engineLast: 1.05, engineInner: 2.0, guided: 2.0, gradCamOverEngine: 1.1, threads: 1.6 };
 
+/**
+ * Calls per row and side beyond the minimum (repeats): up to 15 while the row has used less than
+ * this. Fast rows get more samples (a median of 3 at batch 8 moved ratios by ±0.1 between runs);
+ * rows of seconds a call (ResNet-50 at batch 8, pytorch-grad-cam at one thread) stay at the minimum.
+ */
+const ROW_BUDGET_MS = 2500;
+
 /** Repeats (after one warm-up) per call: batch 8 on a loaded 2-core machine takes seconds a call. */
 function repeats(batch: number): number {
   if (QUICK) return batch > 1 ? 1 : 3;
@@ -179,7 +186,7 @@ async function measure(threads: number, results: Results, notes: string[], versi
   for (const [model, batches] of PAIRED) {
     for (const batch of batches) {
       for (const row of OURS) {
-        const req = { model, batch, threads, row, repeats: repeats(batch), warmup: 1 };
+        const req = { model, batch, threads, row, repeats: repeats(batch), maxRepeats: QUICK ? repeats(batch) : 15, budgetMs: ROW_BUDGET_MS, warmup: 1 };
         const askOurs = async (): Promise<void> => { results.set(key('ours', threads, model, batch, row), cellOf(await ours.ask(req))); };
         const askTheirs = async (): Promise<void> => {
           if (!theirs || !THEIRS.includes(row)) return;
@@ -282,7 +289,7 @@ function render(results: Results, notes: readonly string[], versions: Record<str
   if (versions.gradCam) L.push(`Reference: pytorch-grad-cam ${versions.gradCam} on torch ${versions.torch} (Debian, CPU), torchvision's models with random weights; its OpenBLAS/OpenMP/MKL pools and torch.set_num_threads pinned to the same thread count as ours.`);
   for (const n of notes) L.push(n);
   L.push('');
-  L.push(`Medians of ${repeats(1)} calls at batch 1 and ${repeats(8)} at batch 8, after one warm-up; every call reads its result back. The two sides are asked in turn for each row, so they share the machine's load; on a shared machine compare ratios, not times.`);
+  L.push(`Medians of ${repeats(1)} calls at batch 1 and ${repeats(8)} at batch 8 (more, up to 15, while a row has used less than ${(ROW_BUDGET_MS / 1000).toFixed(1)} s), after one warm-up; every call reads its result back. The two sides are asked in turn for each row, so they share the machine's load; on a shared machine compare ratios, not times.`);
   L.push('Forward = `model.predict` (torch: `model(x)` under no_grad), the baseline of every ratio; our forward = `runEngine(model, x, {layer, gradients: false})`, the forward pass the explanations run (conv → BatchNorm folded, which `model.predict` runs as two ops); engine = `runEngine(model, x, {layer})`; Grad-CAM = `explain(…, {method: \'gradCam\', layer})`, plain-data maps per image (pgc: `GradCAM(model, [layer])(x)`, top-1 class, its own scaling and cv2 resize); guided = `explain(…, {method: \'guidedBackprop\'})` for every image (pgc: `GuidedBackpropReLUModel`, which backpropagates image 0 only, and guides nn.ReLU only, so on MobileNetV2, all ReLU6, it is the plain input gradient).');
   L.push('Layers: MobileNetV2 last `out_relu6` ↔ features.18, inner `block_5_add` ↔ features.6; ResNet-50 last `conv5_block3_out` ↔ layer4.2, inner `conv3_block4_out` ↔ layer2.3; digits-gap (the built-in model, 64×64, its trained weights rebuilt in torch by scripts/python/tfjs_to_torch.py) last `relu4`, inner `relu2`, the same names on both sides.');
   for (const threads of THREADS) {

@@ -7,7 +7,8 @@
  *   first line  {"ready": true, "threads": n, "backend": "wasm", "info": BackendInfo}
  *   request     {"model": "mobilenet_v2" | "resnet50" | "resnet64" | "vgg_flat64", "batch": n,
  *                "row": "forward" | "forward_ours" | "engine_last" | "engine_inner" | "gradcam_last" |
- *                       "gradcam_inner" | "guided", "repeats": 5, "warmup": 1}
+ *                       "gradcam_inner" | "guided", "repeats": 5, "warmup": 1,
+ *                "maxRepeats": 9, "budgetMs": 3000}   (more calls, up to maxRepeats, while under budgetMs)
  *   answer      {"ms": median, "samples": [...], "leaked": tensors} or {"error": "..."}
  *   {"quit": true} ends it.
  *
@@ -51,6 +52,8 @@ interface Request {
   readonly batch?: number;
   readonly row?: string;
   readonly repeats?: number;
+  readonly maxRepeats?: number;
+  readonly budgetMs?: number;
   readonly warmup?: number;
   readonly quit?: boolean;
 }
@@ -123,7 +126,11 @@ async function answer(req: Request): Promise<Record<string, unknown>> {
   const before = tf.memory().numTensors;
   for (let i = 0; i < (req.warmup ?? 1); i++) f();
   const samples: number[] = [];
-  for (let i = 0; i < (req.repeats ?? 5); i++) {
+  // At least `repeats` calls; then more, up to maxRepeats, while the row has used less than budgetMs.
+  const started = performance.now();
+  const min = req.repeats ?? 5;
+  const max = Math.max(min, req.maxRepeats ?? min);
+  while (samples.length < min || (samples.length < max && performance.now() - started < (req.budgetMs ?? 0))) {
     const t0 = performance.now();
     f();
     samples.push(performance.now() - t0);

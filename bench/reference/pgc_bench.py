@@ -5,7 +5,9 @@ TypeScript benchmark (bench/reference.ts) pays torch's ~3 s import once, not onc
 
   request  {"model": "mobilenet_v2" | "resnet50" | "digits_gap", "batch": 1 | 8, "threads": N,
             "row": "forward" | "gradcam_last" | "gradcam_inner" | "guided",
-            "repeats": 5, "warmup": 1}                       (repeats, warmup optional)
+            "repeats": 5, "warmup": 1, "maxRepeats": 9, "budgetMs": 3000}
+                                                     (all but model, batch, row optional; more calls,
+                                                      up to maxRepeats, while under budgetMs)
   answer   {"ms": median, "samples": [ms, ...], "layer": "<module name>" | null, "note": "..."}
            or {"error": "..."}
   {"quit": true} ends the process.
@@ -114,7 +116,11 @@ class Bench:
             for _ in range(warmup):
                 call()
             samples = []
-            for _ in range(repeats):
+            # At least `repeats` calls; then more, up to maxRepeats, while under budgetMs (as tfjs-runner.ts).
+            most = max(repeats, int(req.get("maxRepeats", repeats)))
+            budget = float(req.get("budgetMs", 0))
+            started = time.perf_counter()
+            while len(samples) < repeats or (len(samples) < most and (time.perf_counter() - started) * 1000 < budget):
                 t0 = time.perf_counter()
                 call()
                 samples.append((time.perf_counter() - t0) * 1000)
