@@ -312,7 +312,6 @@ function adoptActiveBackend(): BackendInfo | null {
   return made;
 }
 
-/** The one line the first computing call prints. Pure, so its wording is testable. */
 /**
  * initBackend for a script (not a kernel cell): every core unless TSLAB_CAM_THREADS says otherwise.
  * A script's Ctrl-C ends the process, so the notebook's reason for one thread does not apply.
@@ -328,6 +327,7 @@ export function backendSummary(b: BackendInfo): string {
   return `wasm backend, ${n} thread${n === 1 ? '' : 's'}`;
 }
 
+/** The one line the first computing call prints. Pure, so its wording is testable. */
 export function backendLine(b: BackendInfo): string {
   const slow = b.name === 'cpu'
     ? ' The pure-JS cpu backend is 15–40× slower than wasm: await tc.initBackend() picks the fastest that works.'
