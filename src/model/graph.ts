@@ -96,10 +96,29 @@ interface Activation { apply(x: tf.Tensor): tf.Tensor }
  * gradient computes the kernel's and the bias's gradients on every backward pass, wanted or not:
  * 6 ms of a 1280→1000 classifier's 9 ms backward on wasm. Unfused, the tape skips them.
  */
-function denseLayer(layer: Layer, x: tf.Tensor): tf.Tensor {
+function denseLayer(layer: Layer, x: tf.Tensor, activation: Activation | null): tf.Tensor {
   const y = denseLinear(layer, x);
-  const activation = (layer as unknown as { activation?: Activation }).activation;
-  return activation && activationName(layer) !== 'linear' ? activation.apply(y) : y;
+  return activation ? activation.apply(y) : y;
+}
+
+/** How applyLayer runs a layer: as Dense (with its activation, null when linear), as Relu6, or by layer.apply. */
+type Route = { readonly kind: 'dense'; readonly activation: Activation | null } | { readonly kind: 'relu6' } | null;
+
+const routes = new WeakMap<Layer, Route>();
+
+/** The layer's route, read from its config once (configs are static; getConfig builds a new object per call). */
+function routeOf(layer: Layer): Route {
+  if (routes.has(layer)) return routes.get(layer) ?? null;
+  const cls = layer.getClassName();
+  let route: Route = null;
+  if (cls === 'Dense') {
+    const activation = (layer as unknown as { activation?: Activation }).activation;
+    route = { kind: 'dense', activation: activation && activationName(layer) !== 'linear' ? activation : null };
+  } else if (cls === 'ReLU' && layerConfig(layer).maxValue === 6) {
+    route = { kind: 'relu6' };
+  }
+  routes.set(layer, route);
+  return route;
 }
 
 /**
@@ -109,11 +128,9 @@ function denseLayer(layer: Layer, x: tf.Tensor): tf.Tensor {
  * ops forward, and one gradient (lean: 5 ops, see patches/gradients.ts) instead of 10.
  */
 function applyLayer(layer: Layer, node: GraphNode, ins: tf.Tensor[]): tf.Tensor[] {
-  if (ins.length === 1) {
-    const cls = layer.getClassName();
-    if (cls === 'Dense') return [denseLayer(layer, ins[0])];
-    if (cls === 'ReLU' && layerConfig(layer).maxValue === 6) return [tf.relu6(ins[0])];
-  }
+  const route = ins.length === 1 ? routeOf(layer) : null;
+  if (route?.kind === 'dense') return [denseLayer(layer, ins[0], route.activation)];
+  if (route?.kind === 'relu6') return [tf.relu6(ins[0])];
   return asList(layer.apply(ins.length === 1 ? ins[0] : ins, { ...(node.callArgs ?? {}), training: false }) as tf.Tensor | tf.Tensor[]);
 }
 
