@@ -5,7 +5,7 @@
  * starts once.
  *
  *   first line  {"ready": true, "threads": n, "backend": "wasm", "info": BackendInfo}
- *   request     {"model": "mobilenet_v2" | "resnet50" | "resnet64" | "vgg_flat64", "batch": n,
+ *   request     {"model": "mobilenet_v2" | "resnet50" | "resnet64" | "vgg_flat64" | "digits_gap", "batch": n,
  *                "row": "forward" | "forward_ours" | "engine_last" | "engine_inner" | "gradcam_last" |
  *                       "gradcam_inner" | "guided", "repeats": 5, "warmup": 1,
  *                "maxRepeats": 9, "budgetMs": 3000}   (more calls, up to maxRepeats, while under budgetMs)
